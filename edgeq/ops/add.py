@@ -1,0 +1,71 @@
+"""ADD of two tensors of the same shape, with TFLite's int8 arithmetic (20-bit left shift)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeq.ir.graph import Graph, Node
+from edgeq.ops.base import Op, Shape
+from edgeq.ops.common import NO_ACTIVATION, Activation, quant_of
+from edgeq.quant.fixedpoint import (
+    multiply_by_quantized_multiplier_smaller_than_one_exp as mul_exp,
+)
+from edgeq.quant.fixedpoint import quantize_multiplier_smaller_than_one_exp, wrap_int32
+
+LEFT_SHIFT = 20
+
+
+@dataclass(frozen=True)
+class AddKernel:
+    left_shift: int
+    input1_offset: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_offset: int
+    input2_multiplier: int
+    input2_shift: int
+    output_offset: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class Add(Op):
+    kind = "add"
+    num_activation_inputs = 2
+    activation: Activation = NO_ACTIVATION
+
+    def infer_shapes(self, in_shapes: list[Shape]) -> list[Shape]:
+        a, b = in_shapes
+        if tuple(a) != tuple(b):
+            raise ValueError(f"add: operand shapes {a} and {b} differ (broadcasting is not supported)")
+        return [tuple(a)]
+
+    def run_float(self, ins: list[np.ndarray]) -> np.ndarray:
+        return self.activation.apply(ins[0].astype(np.float32) + ins[1].astype(np.float32)).astype(np.float32)
+
+    def quantize(self, node: Node, graph: Graph) -> AddKernel:
+        q1, q2 = quant_of(graph, node.inputs[0]), quant_of(graph, node.inputs[1])
+        qo = quant_of(graph, node.outputs[0])
+        twice_max = 2.0 * max(q1.s, q2.s)
+        m1, s1 = quantize_multiplier_smaller_than_one_exp(q1.s / twice_max)
+        m2, s2 = quantize_multiplier_smaller_than_one_exp(q2.s / twice_max)
+        mo, so = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << LEFT_SHIFT) * qo.s))
+        lo, hi = self.activation.int8_range(qo)
+        return AddKernel(LEFT_SHIFT, -q1.zp, m1, s1, -q2.zp, m2, s2, qo.zp, mo, so, lo, hi)
+
+    def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
+        k: AddKernel = kernel
+        a = wrap_int32((ins[0].astype(np.int64) + k.input1_offset) << k.left_shift)
+        b = wrap_int32((ins[1].astype(np.int64) + k.input2_offset) << k.left_shift)
+        raw = mul_exp(a, k.input1_multiplier, k.input1_shift) + mul_exp(b, k.input2_multiplier, k.input2_shift)
+        y = mul_exp(raw, k.output_multiplier, k.output_shift) + k.output_offset
+        return np.clip(y, k.act_min, k.act_max).astype(np.int8)
+
+    def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
+        return dict(size=graph.tensors[node.outputs[0]].size)

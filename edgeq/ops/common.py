@@ -1,0 +1,149 @@
+"""Helpers shared by several ops: activations, padding, windows, quantized constants."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeq.ir.graph import Graph, Node
+from edgeq.ir.tensor import DType, QuantParams, Tensor
+from edgeq.quant.fixedpoint import quantize_multiplier
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A fused clamp of the output, in real units (None = unbounded)."""
+
+    lo: float | None = None
+    hi: float | None = None
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        if self.lo is None and self.hi is None:
+            return x
+        return np.clip(x, self.lo if self.lo is not None else -np.inf, self.hi if self.hi is not None else np.inf)
+
+    def int8_range(self, out: QuantParams) -> tuple[int, int]:
+        """The int8 clamp [act_min, act_max] for an output with parameters `out`."""
+        lo, hi = -128, 127
+        if self.lo is not None:
+            lo = max(lo, out.zp + _round_away(self.lo / out.s))
+        if self.hi is not None:
+            hi = min(hi, out.zp + _round_away(self.hi / out.s))
+        return lo, hi
+
+    @property
+    def is_none(self) -> bool:
+        return self.lo is None and self.hi is None
+
+    def __repr__(self) -> str:  # stable text dumps
+        return f"Activation({self.lo}, {self.hi})"
+
+
+NO_ACTIVATION = Activation()
+RELU = Activation(0.0, None)
+RELU6 = Activation(0.0, 6.0)
+
+
+def _round_away(x: float) -> int:
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+Padding = tuple[int, int, int, int]  # top, bottom, left, right
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow/PyTorch 'same' padding: the extra pixel goes at the end."""
+    out = -(-size // stride)
+    effective = (kernel - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def window_out(size: int, kernel: int, stride: int, dilation: int, pad_lo: int, pad_hi: int) -> int:
+    effective = (kernel - 1) * dilation + 1
+    return (size + pad_lo + pad_hi - effective) // stride + 1
+
+
+def pad_nhwc(x: np.ndarray, padding: Padding, value: float | int) -> np.ndarray:
+    t, b, left, r = padding
+    return np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=value)
+
+
+def windows(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: tuple[int, int],
+            oh: int, ow: int) -> np.ndarray:
+    """Strided window view of padded NHWC `x`: shape [N, OH, OW, KH, KW, C]."""
+    sh, sw = stride
+    dh, dw = dilation
+    cols = np.empty((x.shape[0], oh, ow, kh, kw, x.shape[3]), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j, :] = x[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+                                       j * dw : j * dw + sw * (ow - 1) + 1 : sw, :]
+    return cols
+
+
+def quant_of(graph: Graph, tensor: str) -> QuantParams:
+    q = graph.tensors[tensor].quant
+    if q is None:
+        raise AssertionError(f"tensor {tensor} has no quantization parameters")
+    return q
+
+
+def quantize_weights(graph: Graph, node: Node, index: int, axis: int | None) -> np.ndarray:
+    """Quantize a float weight input to int8 symmetric ([-127, 127], zero point 0).
+
+    Per channel along `axis`, or per tensor when `axis` is None. A weight input that is
+    already int8 (an imported quantized model) is kept as stored.
+    """
+    name = node.inputs[index]
+    t = graph.tensors[name]
+    assert t.data is not None
+    if t.dtype == DType.INT8:
+        assert t.quant is not None
+        return t.data
+    w = t.data.astype(np.float64)
+    if axis is None:
+        max_abs = np.array([np.max(np.abs(w))]) if w.size else np.array([0.0])
+    else:
+        moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+        max_abs = np.max(np.abs(moved), axis=1)
+    scale = np.where(max_abs > 0, max_abs / 127.0, 1.0)
+    bshape = [1] * w.ndim
+    if axis is not None:
+        bshape[axis] = -1
+    q = np.clip(_round_half_away(w / scale.reshape(bshape)), -127, 127).astype(np.int8)
+    new = graph.unique_name(name + "_q")
+    graph.add_tensor(Tensor(new, t.shape, DType.INT8, data=q,
+                            quant=QuantParams(scale, np.zeros_like(scale, dtype=np.int64), axis)))
+    node.inputs[index] = new
+    return q
+
+
+def quantize_bias(graph: Graph, node: Node, index: int, scale: np.ndarray) -> np.ndarray:
+    """Quantize a float bias to int32 with scale input_scale * weight_scale."""
+    name = node.inputs[index]
+    t = graph.tensors[name]
+    assert t.data is not None
+    if t.dtype == DType.INT32:
+        return t.data
+    q = _round_half_away(t.data.astype(np.float64) / scale)
+    q = np.clip(q, -(2**31), 2**31 - 1).astype(np.int32)
+    new = graph.unique_name(name + "_q")
+    graph.add_tensor(Tensor(new, t.shape, DType.INT32, data=q,
+                            quant=QuantParams(scale, np.zeros_like(scale, dtype=np.int64), 0)))
+    node.inputs[index] = new
+    return q
+
+
+def _round_half_away(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def per_channel_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
+                            channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Requantization multiplier and shift per output channel (broadcast if per tensor)."""
+    ws = np.broadcast_to(weight_scales, (channels,))
+    pairs = [quantize_multiplier(float(input_scale) * float(s) / float(output_scale)) for s in ws]
+    return (np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64))

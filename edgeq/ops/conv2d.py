@@ -1,0 +1,106 @@
+"""CONV_2D: NHWC input, weights [out_c, kh, kw, in_c] (OHWI), int32 bias [out_c].
+
+int8: per-output-channel symmetric weights, asymmetric input/output, as TFLite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeq.ir.graph import Graph, Node
+from edgeq.ops.base import Op, Shape
+from edgeq.ops.common import (
+    NO_ACTIVATION, Activation, Padding, pad_nhwc, per_channel_multipliers, quant_of,
+    quantize_bias, quantize_weights, window_out, windows,
+)
+from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier
+
+
+@dataclass(frozen=True)
+class ConvKernel:
+    input_offset: int  # -input zero point
+    output_offset: int  # output zero point
+    multipliers: np.ndarray  # int32 per output channel
+    shifts: np.ndarray  # per output channel
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class Conv2D(Op):
+    kind = "conv2d"
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    padding: Padding = (0, 0, 0, 0)
+    activation: Activation = NO_ACTIVATION
+
+    def _out_hw(self, in_shape: Shape, w_shape: Shape) -> tuple[int, int]:
+        t, b, left, r = self.padding
+        oh = window_out(in_shape[1], w_shape[1], self.stride[0], self.dilation[0], t, b)
+        ow = window_out(in_shape[2], w_shape[2], self.stride[1], self.dilation[1], left, r)
+        return oh, ow
+
+    def infer_shapes(self, in_shapes: list[Shape]) -> list[Shape]:
+        x, w = in_shapes[0], in_shapes[1]
+        if len(x) != 4 or len(w) != 4 or x[3] != w[3]:
+            raise ValueError(f"conv2d: input {x} and weights {w} do not match")
+        oh, ow = self._out_hw(x, w)
+        if oh <= 0 or ow <= 0:
+            raise ValueError(f"conv2d: kernel {w[1:3]} larger than padded input {x[1:3]}")
+        return [(x[0], oh, ow, w[0])]
+
+    def _accumulate(self, x: np.ndarray, w: np.ndarray, pad_value: float | int, dtype: type) -> np.ndarray:
+        oh, ow = self._out_hw(x.shape, w.shape)
+        cols = windows(pad_nhwc(x, self.padding, pad_value).astype(dtype), w.shape[1], w.shape[2],
+                       self.stride, self.dilation, oh, ow)
+        n = x.shape[0]
+        return cols.reshape(n * oh * ow, -1) @ w.reshape(w.shape[0], -1).astype(dtype).T
+
+    def run_float(self, ins: list[np.ndarray]) -> np.ndarray:
+        x, w, b = ins
+        acc = self._accumulate(x.astype(np.float32), w, 0.0, np.float32) + b.astype(np.float32)
+        oh, ow = self._out_hw(x.shape, w.shape)
+        return self.activation.apply(acc.reshape(x.shape[0], oh, ow, w.shape[0])).astype(np.float32)
+
+    def quantize(self, node: Node, graph: Graph) -> ConvKernel:
+        qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
+        quantize_weights(graph, node, 1, axis=0)
+        w_scale = quant_of(graph, node.inputs[1]).scale
+        out_c = graph.tensors[node.inputs[1]].shape[0]
+        quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
+        mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
+        lo, hi = self.activation.int8_range(qout)
+        return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+
+    def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
+        k: ConvKernel = kernel
+        x, w, b = ins
+        # Padded positions hold the input zero point, so they contribute nothing.
+        xs = x.astype(np.int64) + k.input_offset
+        acc = self._accumulate(xs, w, 0, np.int64) + b.astype(np.int64)
+        return _requantize(acc, k).reshape(self.infer_shapes([x.shape, w.shape])[0])
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        w = in_shapes[1]
+        return int(np.prod(out_shape)) * w[1] * w[2] * w[3]
+
+    def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
+        x = graph.tensors[node.inputs[0]].shape
+        w = graph.tensors[node.inputs[1]].shape
+        y = graph.tensors[node.outputs[0]].shape
+        return dict(in_h=x[1], in_w=x[2], in_c=x[3], out_h=y[1], out_w=y[2], out_c=y[3],
+                    k_h=w[1], k_w=w[2], stride_h=self.stride[0], stride_w=self.stride[1],
+                    dil_h=self.dilation[0], dil_w=self.dilation[1], pad_top=self.padding[0],
+                    pad_left=self.padding[2])
+
+
+def _requantize(acc: np.ndarray, k: Any) -> np.ndarray:
+    """Per-channel requantize of [rows, channels] int32 accumulators to clamped int8."""
+    y = multiply_by_quantized_multiplier(acc, k.multipliers[None, :], k.shifts[None, :]) + k.output_offset
+    return np.clip(y, k.act_min, k.act_max).astype(np.int8)
+
+
+requantize_per_channel = _requantize

@@ -1,0 +1,84 @@
+"""DEPTHWISE_CONV_2D: NHWC input, weights [1, kh, kw, in_c * multiplier], int32 bias.
+
+Output channel `c * multiplier + m` reads input channel `c`, as TFLite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeq.ir.graph import Graph, Node
+from edgeq.ops.base import Op, Shape
+from edgeq.ops.common import (
+    NO_ACTIVATION, Activation, Padding, pad_nhwc, per_channel_multipliers, quant_of,
+    quantize_bias, quantize_weights, window_out, windows,
+)
+from edgeq.ops.conv2d import ConvKernel, requantize_per_channel
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2D(Op):
+    kind = "depthwise_conv2d"
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    padding: Padding = (0, 0, 0, 0)
+    depth_multiplier: int = 1
+    activation: Activation = NO_ACTIVATION
+
+    def _out_hw(self, x: Shape, w: Shape) -> tuple[int, int]:
+        t, b, left, r = self.padding
+        return (window_out(x[1], w[1], self.stride[0], self.dilation[0], t, b),
+                window_out(x[2], w[2], self.stride[1], self.dilation[1], left, r))
+
+    def infer_shapes(self, in_shapes: list[Shape]) -> list[Shape]:
+        x, w = in_shapes[0], in_shapes[1]
+        if len(x) != 4 or len(w) != 4 or w[0] != 1 or w[3] != x[3] * self.depth_multiplier:
+            raise ValueError(f"depthwise_conv2d: input {x} and weights {w} do not match")
+        oh, ow = self._out_hw(x, w)
+        if oh <= 0 or ow <= 0:
+            raise ValueError(f"depthwise_conv2d: kernel {w[1:3]} larger than padded input {x[1:3]}")
+        return [(x[0], oh, ow, w[3])]
+
+    def _accumulate(self, x: np.ndarray, w: np.ndarray, dtype: type) -> np.ndarray:
+        oh, ow = self._out_hw(x.shape, w.shape)
+        xr = np.repeat(x, self.depth_multiplier, axis=3) if self.depth_multiplier > 1 else x
+        cols = windows(pad_nhwc(xr.astype(dtype), self.padding, 0), w.shape[1], w.shape[2],
+                       self.stride, self.dilation, oh, ow)
+        return np.einsum("nhwijc,ijc->nhwc", cols, w[0].astype(dtype))
+
+    def run_float(self, ins: list[np.ndarray]) -> np.ndarray:
+        x, w, b = ins
+        acc = self._accumulate(x.astype(np.float32), w, np.float32) + b.astype(np.float32)
+        return self.activation.apply(acc).astype(np.float32)
+
+    def quantize(self, node: Node, graph: Graph) -> ConvKernel:
+        qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
+        quantize_weights(graph, node, 1, axis=3)
+        w_scale = quant_of(graph, node.inputs[1]).scale
+        out_c = graph.tensors[node.inputs[1]].shape[3]
+        quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
+        mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
+        lo, hi = self.activation.int8_range(qout)
+        return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+
+    def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
+        x, w, b = ins
+        acc = self._accumulate(x.astype(np.int64) + kernel.input_offset, w, np.int64) + b.astype(np.int64)
+        shape = acc.shape
+        return requantize_per_channel(acc.reshape(-1, shape[3]), kernel).reshape(shape)
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        w = in_shapes[1]
+        return int(np.prod(out_shape)) * w[1] * w[2]
+
+    def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
+        x = graph.tensors[node.inputs[0]].shape
+        w = graph.tensors[node.inputs[1]].shape
+        y = graph.tensors[node.outputs[0]].shape
+        return dict(in_h=x[1], in_w=x[2], in_c=x[3], out_h=y[1], out_w=y[2], out_c=y[3],
+                    depth_multiplier=self.depth_multiplier, k_h=w[1], k_w=w[2],
+                    stride_h=self.stride[0], stride_w=self.stride[1], dil_h=self.dilation[0],
+                    dil_w=self.dilation[1], pad_top=self.padding[0], pad_left=self.padding[2])

@@ -1,0 +1,61 @@
+"""FULLY_CONNECTED: input [..., in_features], weights [out, in], int32 bias [out].
+
+int8 weights are per tensor by default (TFLite's choice for dense); an imported model
+may carry per-channel weights, which the kernel accepts as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeq.ir.graph import Graph, Node
+from edgeq.ops.base import Op, Shape
+from edgeq.ops.common import (
+    NO_ACTIVATION, Activation, per_channel_multipliers, quant_of, quantize_bias, quantize_weights,
+)
+from edgeq.ops.conv2d import ConvKernel, requantize_per_channel
+
+
+@dataclass(frozen=True)
+class FullyConnected(Op):
+    kind = "fully_connected"
+    activation: Activation = NO_ACTIVATION
+    per_channel: bool = False
+
+    def infer_shapes(self, in_shapes: list[Shape]) -> list[Shape]:
+        x, w = in_shapes[0], in_shapes[1]
+        if len(w) != 2 or x[-1] != w[1]:
+            raise ValueError(f"fully_connected: input {x} and weights {w} do not match")
+        return [(*x[:-1], w[0])]
+
+    def run_float(self, ins: list[np.ndarray]) -> np.ndarray:
+        x, w, b = ins
+        y = x.astype(np.float32) @ w.astype(np.float32).T + b.astype(np.float32)
+        return self.activation.apply(y).astype(np.float32)
+
+    def quantize(self, node: Node, graph: Graph) -> ConvKernel:
+        qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
+        quantize_weights(graph, node, 1, axis=0 if self.per_channel else None)
+        w_scale = quant_of(graph, node.inputs[1]).scale
+        out_c = graph.tensors[node.inputs[1]].shape[0]
+        quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
+        mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
+        lo, hi = self.activation.int8_range(qout)
+        return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+
+    def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
+        x, w, b = ins
+        rows = (x.astype(np.int64) + kernel.input_offset).reshape(-1, w.shape[1])
+        acc = rows @ w.astype(np.int64).T + b.astype(np.int64)
+        return requantize_per_channel(acc, kernel).reshape(*x.shape[:-1], w.shape[0])
+
+    def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        return int(np.prod(out_shape)) * in_shapes[1][1]
+
+    def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
+        w = graph.tensors[node.inputs[1]].shape
+        rows = graph.tensors[node.inputs[0]].size // w[1]
+        return dict(rows=rows, in_features=w[1], out_features=w[0])

@@ -1,0 +1,1 @@
+"""Quantization: fixed-point helpers, observers, calibration and the quantizer."""
