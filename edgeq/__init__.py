@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 __all__ = ["EdgeqError", "__version__", "build"]
 
 
-def build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - thin lazy re-export
+def build(*args, **kwargs):
     """Build a model; see :func:`edgeq.api.build`."""
     from edgeq.api import build as _build
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 
-class DType(str, Enum):
+class DType(StrEnum):
     FLOAT32 = "float32"
     INT8 = "int8"
     INT32 = "int32"

@@ -8,6 +8,7 @@ from edgeq.ops.common import NO_ACTIVATION, RELU, RELU6, Activation
 from edgeq.ops.concat import Concat
 from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
+from edgeq.ops.float_only import BatchNorm, Identity
 from edgeq.ops.fully_connected import FullyConnected
 from edgeq.ops.mul import Mul
 from edgeq.ops.pool2d import AvgPool2D, MaxPool2D
@@ -16,11 +17,32 @@ from edgeq.ops.shape_ops import Pad, Reshape, Transpose
 OPS: dict[str, type[Op]] = {
     cls.kind: cls
     for cls in (Conv2D, DepthwiseConv2D, FullyConnected, Add, Mul, Concat, MaxPool2D, AvgPool2D,
-                Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh)
+                Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh, BatchNorm, Identity)
 }
 
 __all__ = [
-    "NO_ACTIVATION", "OPS", "RELU", "RELU6", "Activation", "Add", "AvgPool2D", "Clamp", "Concat",
-    "Conv2D", "DepthwiseConv2D", "FullyConnected", "Logistic", "MaxPool2D", "Mul", "Op",
-    "OutputQuant", "Pad", "Reshape", "Softmax", "Tanh", "Transpose",
+    "NO_ACTIVATION",
+    "OPS",
+    "RELU",
+    "RELU6",
+    "Activation",
+    "Add",
+    "AvgPool2D",
+    "BatchNorm",
+    "Clamp",
+    "Concat",
+    "Conv2D",
+    "DepthwiseConv2D",
+    "FullyConnected",
+    "Identity",
+    "Logistic",
+    "MaxPool2D",
+    "Mul",
+    "Op",
+    "OutputQuant",
+    "Pad",
+    "Reshape",
+    "Softmax",
+    "Tanh",
+    "Transpose",
 ]

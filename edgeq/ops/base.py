@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Shape = tuple[int, ...]
 
 
-class OutputQuant(str, Enum):
+class OutputQuant(StrEnum):
     """How the quantizer picks an op's output parameters."""
 
     OBSERVED = "observed"  # from calibration statistics of the output

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgeq.ir.graph import Graph, Node
 from edgeq.ir.tensor import DType, QuantParams, Tensor
-from edgeq.quant.fixedpoint import quantize_multiplier
+from edgeq.quant.fixedpoint import quantize_multiplier, round_away
 
 
 @dataclass(frozen=True)
@@ -28,9 +27,9 @@ class Activation:
         """The int8 clamp [act_min, act_max] for an output with parameters `out`."""
         lo, hi = -128, 127
         if self.lo is not None:
-            lo = max(lo, out.zp + _round_away(self.lo / out.s))
+            lo = max(lo, out.zp + round_away(self.lo / out.s))
         if self.hi is not None:
-            hi = min(hi, out.zp + _round_away(self.hi / out.s))
+            hi = min(hi, out.zp + round_away(self.hi / out.s))
         return lo, hi
 
     @property
@@ -44,10 +43,6 @@ class Activation:
 NO_ACTIVATION = Activation()
 RELU = Activation(0.0, None)
 RELU6 = Activation(0.0, 6.0)
-
-
-def _round_away(x: float) -> int:
-    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
 
 Padding = tuple[int, int, int, int]  # top, bottom, left, right

@@ -13,8 +13,16 @@ import numpy as np
 from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import (
-    NO_ACTIVATION, Activation, Padding, pad_nhwc, per_channel_multipliers, quant_of,
-    quantize_bias, quantize_weights, window_out, windows,
+    NO_ACTIVATION,
+    Activation,
+    Padding,
+    pad_nhwc,
+    per_channel_multipliers,
+    quant_of,
+    quantize_bias,
+    quantize_weights,
+    window_out,
+    windows,
 )
 from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier
 

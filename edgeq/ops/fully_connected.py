@@ -14,7 +14,12 @@ import numpy as np
 from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import (
-    NO_ACTIVATION, Activation, per_channel_multipliers, quant_of, quantize_bias, quantize_weights,
+    NO_ACTIVATION,
+    Activation,
+    per_channel_multipliers,
+    quant_of,
+    quantize_bias,
+    quantize_weights,
 )
 from edgeq.ops.conv2d import ConvKernel, requantize_per_channel
 

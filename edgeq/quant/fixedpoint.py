@@ -72,7 +72,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if not math.isfinite(real) or real < 0:
         raise ValueError(f"multiplier must be finite and non-negative, got {real}")
     q, shift = math.frexp(real)
-    q_fixed = _round_away(q * (1 << 31))
+    q_fixed = round_away(q * (1 << 31))
     if q_fixed == (1 << 31):
         q_fixed //= 2
         shift += 1
@@ -90,9 +90,9 @@ def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
     return q, shift
 
 
-def _round_away(x: float) -> int:
+def round_away(x: float) -> int:
     """std::round: halves away from zero."""
-    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+    return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
 
 
 def saturate_int8(x: np.ndarray) -> np.ndarray:
