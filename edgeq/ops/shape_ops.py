@@ -32,13 +32,13 @@ class Reshape(Op):
         return [tuple(self.shape)]
 
     def run_float(self, ins: list[np.ndarray]) -> np.ndarray:
-        return ins[0].reshape(self.shape)
+        return ins[0].reshape((ins[0].shape[0], *self.shape[1:]))
 
     def quantize(self, node: Node, graph: Graph) -> NoKernel:
         return NoKernel()
 
     def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
-        return ins[0].reshape(self.shape)
+        return ins[0].reshape((ins[0].shape[0], *self.shape[1:]))
 
     def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
         return dict(size=graph.tensors[node.outputs[0]].size)
