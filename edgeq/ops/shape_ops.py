@@ -107,5 +107,5 @@ class Pad(Op):
     def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
         x = graph.tensors[node.inputs[0]].shape
         y = graph.tensors[node.outputs[0]].shape
-        return dict(in_h=x[1], in_w=x[2], channels=x[3], out_h=y[1], out_w=y[2],
-                    pad_top=self.padding[0], pad_left=self.padding[2])
+        return dict(in_h=x[1], in_w=x[2], channels=x[3], out_w=y[2], out_size=int(np.prod(y)),
+                    row_bytes=x[2] * x[3], pad_top=self.padding[0], pad_left=self.padding[2])

@@ -1,0 +1,1 @@
+"""Code generation: naming, memory planning and Jinja emission of C sources."""

@@ -1,0 +1,126 @@
+"""Render a quantized graph into C sources with the Jinja templates.
+
+Output files (in the given directory): model.h, model.c, model_weights.h, model_weights.c,
+edgeq_target.h (generic names for the firmware), and the runtime headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeq import __version__
+from edgeq.codegen.env import RUNTIME_DIR, environment
+from edgeq.codegen.naming import c_comment, c_identifier, c_string
+from edgeq.codegen.planner import MemoryPlan, plan_memory
+from edgeq.ir.graph import Graph
+from edgeq.ir.tensor import Tensor
+
+
+@dataclass(frozen=True)
+class GeneratedSources:
+    directory: Path
+    files: list[Path]
+    c_name: str
+    plan: MemoryPlan
+    symbols: dict[str, str]  # constant tensor -> C symbol
+
+
+def graph_sha256(graph: Graph) -> str:
+    """A content hash of the quantized graph (structure, parameters and constants)."""
+    from edgeq.ir.dump import dump
+
+    h = hashlib.sha256(dump(graph).encode())
+    for t in sorted(graph.constants(), key=lambda t: t.name):
+        assert t.data is not None
+        h.update(np.ascontiguousarray(t.data).tobytes())
+    return h.hexdigest()
+
+
+def _rows(values: np.ndarray, per_row: int = 16) -> list[str]:
+    flat = [str(int(v)) for v in values.reshape(-1)]
+    return [", ".join(flat[i : i + per_row]) for i in range(0, len(flat), per_row)]
+
+
+def _constant_symbols(graph: Graph, name: str) -> dict[str, str]:
+    symbols: dict[str, str] = {}
+    for i, node in enumerate(graph.nodes):
+        consts = [t for t in node.inputs if graph.tensors[t].is_constant]
+        for j, t in enumerate(consts):
+            role = ("weights", "bias")[j] if j < 2 else f"const{j}"
+            symbols.setdefault(t, f"edgeq_{name}_l{i}_{role}")
+    return symbols
+
+
+def _io(graph: Graph, tensor: Tensor, layout: str) -> dict[str, Any]:
+    assert tensor.quant is not None
+    return dict(size=tensor.size, shape=list(tensor.shape), scale=repr(float(np.float32(tensor.quant.s))),
+                zero_point=tensor.quant.zp, layout_comment=f"NHWC inside; the user's framework uses {layout}")
+
+
+def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None) -> GeneratedSources:
+    if not graph.is_quantized:
+        raise AssertionError("generate() needs a quantized graph")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise AssertionError("generate() supports one input and one output")
+    env = environment()
+    name = c_identifier(graph.name)
+    plan = plan_memory(graph)
+    symbols = _constant_symbols(graph, name)
+    common = dict(version=__version__, model_name_comment=c_comment(graph.name),
+                  model_sha256=model_sha256 or graph_sha256(graph), name=name, NAME=name.upper())
+
+    def pointer(tensor: str) -> str:
+        if tensor in graph.inputs:
+            return "input"
+        if tensor in graph.outputs:
+            return "output"
+        return f"(arena + {plan.allocations[tensor].offset})"
+
+    layers = []
+    for i, node in enumerate(graph.nodes):
+        fn = f"edgeq_{name}_l{i}_{node.kind}"
+        consts = [symbols[t] for t in node.inputs if graph.tensors[t].is_constant]
+        ctx: dict[str, Any] = dict(fn=fn, k=node.kernel, op=node.op)
+        if consts:
+            ctx["w"] = consts[0]
+        if len(consts) > 1:
+            ctx["b"] = consts[1]
+        ctx.update(node.op.template_context(node, graph))
+        code = env.get_template(node.op.template).render(**ctx)
+        activations = [t for t in node.inputs if not graph.tensors[t].is_constant]
+        out = node.outputs[0]
+        layers.append(dict(kind=node.kind, comment=c_comment(node.source or node.name), code=code, fn=fn,
+                           args=[pointer(t) for t in activations] + [pointer(out)], out=pointer(out),
+                           out_size=graph.tensors[out].size))
+
+    constants = []
+    for tensor, symbol in symbols.items():
+        t = graph.tensors[tensor]
+        assert t.data is not None
+        constants.append(dict(symbol=symbol, ctype=t.dtype.c_type, dtype=t.dtype.value, shape=list(t.shape),
+                              size=t.size, rows=_rows(t.data), comment=c_comment(tensor)))
+
+    inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    common.update(layers=layers, constants=constants, arena_bytes=plan.arena_bytes,
+                  input=_io(graph, inp, graph.input_layout), output=_io(graph, outp, graph.output_layout),
+                  name_string=c_string(graph.name),
+                  max_layer_output=max(graph.tensors[n.outputs[0]].size for n in graph.nodes))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for template, filename in [("model.h.j2", "model.h"), ("model.c.j2", "model.c"),
+                               ("weights.h.j2", "model_weights.h"), ("weights.c.j2", "model_weights.c"),
+                               ("target.h.j2", "edgeq_target.h")]:
+        path = out_dir / filename
+        path.write_text(env.get_template(template).render(file=filename, **common))
+        files.append(path)
+    for header in sorted(RUNTIME_DIR.glob("*.h")):
+        banner = env.get_template("banner.j2").render(file=header.name, **common)
+        path = out_dir / header.name
+        path.write_text(banner + header.read_text())
+        files.append(path)
+    return GeneratedSources(out_dir, files, name, plan, symbols)

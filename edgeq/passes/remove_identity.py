@@ -1,0 +1,23 @@
+"""Drop IDENTITY nodes (Dropout, Identity) by wiring their input to their consumers."""
+
+from __future__ import annotations
+
+from edgeq.ir.graph import Graph
+
+
+def remove_identity(graph: Graph) -> Graph:
+    for node in [n for n in graph.nodes if n.kind == "identity"]:
+        src, dst = node.inputs[0], node.outputs[0]
+        graph.nodes.remove(node)
+        if dst in graph.outputs and src in graph.inputs:
+            raise AssertionError("a graph that is only an identity has nothing to run")
+        if dst in graph.outputs:
+            # Keep the graph's output name: rename the producer's output instead.
+            producer = graph.producer(src)
+            assert producer is not None
+            producer.outputs = [dst if t == src else t for t in producer.outputs]
+            graph.replace_uses(src, dst)
+        else:
+            graph.replace_uses(dst, src)
+    graph.remove_unused_tensors()
+    return graph
