@@ -117,7 +117,7 @@ def _class_name(layer: Any) -> str:
 
 
 def _describe(layer: Any) -> str:
-    return f"layer {_printable(layer.name)!r} ({_class_name(layer)})"
+    return f"layer {layer.name!r} ({_class_name(layer)})"
 
 
 def _unsupported_argument(layer: Any, argument: str) -> UnsupportedError:
@@ -156,7 +156,7 @@ def _as_function(model: Any) -> Any | None:
         fn = getattr(model, "_functional", None)
         if fn is None:
             raise EdgeqError(
-                f"model {_printable(model.name)!r} (Sequential) has no input shape; start it with "
+                f"model {model.name!r} (Sequential) has no input shape; start it with "
                 "keras.Input(shape=...) or call model.build(input_shape) before converting"
             )
         return fn
@@ -202,7 +202,7 @@ def _flatten(model: Any) -> _Flat:
     fn = _as_function(model)
     if fn is None:
         raise EdgeqError(
-            f"model {_printable(getattr(model, 'name', '?'))!r} ({_class_name(model)}) is not a Sequential or "
+            f"model {getattr(model, 'name', '?')!r} ({_class_name(model)}) is not a Sequential or "
             "functional Keras model; subclassed models cannot be converted"
         )
     keys = itertools.count()
@@ -215,7 +215,7 @@ def _flatten(model: Any) -> _Flat:
     _walk(fn, scope, flat, keys)
     for t in fn.outputs:
         if id(t) not in scope:
-            raise EdgeqError(f"model {_printable(model.name)!r}: an output is not connected to the inputs")
+            raise EdgeqError(f"model {model.name!r}: an output is not connected to the inputs")
         flat.outputs.append(scope[id(t)])
     return flat
 
@@ -610,7 +610,7 @@ def _check_coverage(flat: _Flat) -> None:
         if rule is None:
             kind = "layer" if isinstance(step.layer, layer_class) else "operation"
             raise UnsupportedError(
-                f"{kind} {_printable(step.layer.name)!r} ({_class_name(step.layer)}) is not supported by the "
+                f"{kind} {step.layer.name!r} ({_class_name(step.layer)}) is not supported by the "
                 f"Keras frontend; {HINT}"
             )
         rule.check(step)
@@ -626,12 +626,12 @@ def _add_inputs(graph: Graph, flat: _Flat, names: dict[int, str]) -> None:
         shape = _shape(t)
         if len(shape) < 2 or any(d is None for d in shape[1:]):
             raise EdgeqError(
-                f"input {_printable(label)!r} has a dynamic shape {shape}; give the model a fixed input shape "
+                f"input {label!r} has a dynamic shape {shape}; give the model a fixed input shape "
                 "(e.g. keras.Input(shape=(96, 96, 3)))"
             )
         dtype = str(getattr(t, "dtype", "float32"))
         if not dtype.startswith("float"):
-            raise UnsupportedError(f"input {_printable(label)!r} has dtype {dtype}; only float inputs are supported")
+            raise UnsupportedError(f"input {label!r} has dtype {dtype}; only float inputs are supported")
         name = graph.unique_name(_base_name(label))
         graph.add_tensor(Tensor(name, (1, *(int(d) for d in shape[1:]))))
         graph.inputs.append(name)
