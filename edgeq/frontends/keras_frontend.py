@@ -88,8 +88,12 @@ _FUSED: dict[str, Activation] = {"linear": NO_ACTIVATION, "relu": RELU, "relu6":
 
 def _keras() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
+    try:
+        import keras
+    except ImportError:
+        raise EdgeqError(
+            "TensorFlow/Keras is not installed; install it with: pip install 'edgeq[tensorflow]'"
+        ) from None
     return keras
 
 
@@ -199,6 +203,11 @@ def _walk(fn: Any, scope: dict[int, int], flat: _Flat, keys: Iterator[int]) -> N
 
 
 def _flatten(model: Any) -> _Flat:
+    if type(model).__module__.startswith("tf_keras"):
+        raise EdgeqError(
+            f"model {getattr(model, 'name', '?')!r} is a tf_keras (Keras 2) object; save it as .h5 "
+            "(model.save('model.h5')) and convert the file"
+        )
     fn = _as_function(model)
     if fn is None:
         raise EdgeqError(
@@ -703,7 +712,10 @@ def _check_file(path: Path) -> str:
 
 
 def _h5_model_config(path: Path) -> Any:
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise EdgeqError("h5py is not installed; install it with: pip install 'edgeq[tensorflow]'") from None
 
     try:
         with h5py.File(path, "r") as f:
@@ -777,8 +789,8 @@ def _legacy_objects(config: Any, dropped: list[str]) -> dict[str, type]:
 def _load_model(path: Path) -> tuple[Any, list[str]]:
     """The Keras model in `path` and the legacy config keys dropped to load it."""
     kind = _check_file(path)
-    config = _h5_model_config(path) if kind == "h5" else None
     keras = _keras()
+    config = _h5_model_config(path) if kind == "h5" else None
     try:
         return keras.models.load_model(path, compile=False), []
     except Exception as first:  # Keras raises many types for files it cannot read

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -110,6 +112,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "separable_same": lambda: seq(IMG, L.SeparableConv2D(4, 3, padding="same")),
     "separable_dm2_stride2_relu": lambda: seq(
         IMG, L.SeparableConv2D(5, 3, strides=2, depth_multiplier=2, padding="same", activation="relu")),
+    "separable_dilation": lambda: seq(IMG, L.SeparableConv2D(4, 3, dilation_rate=2, padding="same")),
     "separable_no_bias_tanh": lambda: seq(IMG, L.SeparableConv2D(4, 3, use_bias=False, activation="tanh")),
     "dense": lambda: seq((7,), L.Dense(5)),
     "dense_relu": lambda: seq((7,), L.Dense(5, activation="relu")),
@@ -336,6 +339,24 @@ def test_unbuilt_sequential() -> None:
     with pytest.raises(EdgeqError) as err:
         from_keras(keras.Sequential([L.Dense(3)]))
     assert_one_line(err, "input shape")
+
+
+def test_imports_without_keras(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None\n"
+        "from edgeq.errors import EdgeqError\n"
+        "from edgeq.frontends.keras_frontend import SUPPORTED, load_keras_file\n"
+        "assert SUPPORTED\n"
+        f"open({str(tmp_path / 'm.h5')!r}, 'wb').write(b'\\x89HDF\\r\\n\\x1a\\n')\n"
+        "try:\n"
+        f"    load_keras_file({str(tmp_path / 'm.h5')!r})\n"
+        "except EdgeqError as e:\n"
+        "    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'edgeq[tensorflow]'" in done.stdout
 
 
 def test_supported_table() -> None:
