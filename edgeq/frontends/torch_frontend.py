@@ -13,7 +13,9 @@ decomposed Linear) are evaluated by torch once and become constants.
 
 from __future__ import annotations
 
+import logging
 import operator
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,7 @@ from edgeq.ops.common import Activation, Padding, same_padding
 from edgeq.ops.concat import Concat
 from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
-from edgeq.ops.float_only import BatchNorm, Identity
+from edgeq.ops.float_only import BatchNorm
 from edgeq.ops.fully_connected import FullyConnected
 from edgeq.ops.mul import Mul
 from edgeq.ops.pool2d import AvgPool2D, MaxPool2D
@@ -625,8 +627,10 @@ def _getitem(ctx: _Ctx, node: fx.Node) -> Any:
 
 def _check_getitem(node: fx.Node, dynamic: set[str]) -> str | None:
     parent, index = node.args
+    if isinstance(parent, fx.Node) and parent.target not in _RULES:
+        return None  # the parent is reported itself
     if not isinstance(parent, fx.Node) or parent.target not in _FIRST_RESULT_ONLY:
-        return "indexing the result of an unsupported operation"
+        return "indexing a result that is not a tuple"
     if index != 0:
         return f"uses result {index} of {_aten_name(parent)} (only the first result is produced)"
     return None
@@ -763,10 +767,16 @@ def _check_coverage(ep: Any, inputs: list[fx.Node], dynamic: set[str]) -> None:
         reason = _check_input(node)
         if reason:
             raise UnsupportedError(f"{reason}; {_HINT}")
-    problems = [p for p in (_node_problem(n, dynamic) for n in ep.graph.nodes) if p]
+    problems: dict[tuple[str, str], str] = {}  # first problem per layer (or function)
+    for node in ep.graph.nodes:
+        problem = _node_problem(node, dynamic)
+        if problem:
+            origin = _origin(node)
+            problems.setdefault((origin.path, origin.type_name if origin.is_layer else origin.fn), problem)
     if problems:
-        more = f" (and {len(problems) - 1} more unsupported nodes)" if len(problems) > 1 else ""
-        raise UnsupportedError(problems[0].replace(f"; {_HINT}", f"{more}; {_HINT}"))
+        first, others = next(iter(problems.values())), len(problems) - 1
+        more = f" (and {others} more unsupported layer{'s' if others > 1 else ''})" if others else ""
+        raise UnsupportedError(first.replace(f"; {_HINT}", f"{more}; {_HINT}"))
     reason = _check_outputs(ep, dynamic)
     if reason:
         raise UnsupportedError(f"{reason}; {_HINT}")
@@ -813,8 +823,8 @@ def _add_outputs(ctx: _Ctx, ep: Any) -> None:
         if spec.kind != OutputKind.USER_OUTPUT:
             continue
         name = ctx.values[spec.arg.name]
-        if name in ctx.graph.inputs:  # the model returns its input unchanged
-            name = ctx.emit(Identity(), [name], f"{spec.arg.name}_out", "model")
+        if name in ctx.graph.inputs:
+            raise UnsupportedError("the model returns its input unchanged; there is nothing to convert")
         ctx.graph.outputs.append(name)
 
 
@@ -892,15 +902,36 @@ def from_torch(model: torch.nn.Module | torch.export.ExportedProgram, example_in
     return _convert(_export(model, example_input), name or type(model).__name__)
 
 
+class _CaptureErrors(logging.Filter):
+    """Keeps the exceptions torch logs while loading a file, instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[BaseException] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.errors.append(record.exc_info[1])
+        return record.levelno < logging.WARNING
+
+
 def load_pt2(path: str | Path, name: str | None = None) -> Graph:
     """Convert a program saved by `torch.export.save` to a float IR graph."""
     p = Path(path)
     if not p.is_file():
         raise EdgeqError(f"{p}: no such file")
+    if not zipfile.is_zipfile(p):
+        raise EdgeqError(f"{p}: not a torch.export .pt2 file (not a zip archive)")
+    capture = _CaptureErrors()
+    torch_log = logging.getLogger("torch.export")
+    torch_log.addFilter(capture)  # torch logs a traceback of the real error, then raises another
     try:
         ep = torch.export.load(str(p))
     except Exception as err:
-        raise EdgeqError(f"{p}: not a readable torch.export .pt2 file ({_first_line(err)})") from err
+        reason = _first_line(capture.errors[0] if capture.errors else err).split(". ")[0]
+        raise EdgeqError(f"{p}: not a readable torch.export .pt2 file ({reason})") from err
+    finally:
+        torch_log.removeFilter(capture)
     if not isinstance(ep, torch.export.ExportedProgram):
         raise EdgeqError(f"{p}: does not hold a torch.export program")
     return from_torch(ep, name=name or p.stem)
