@@ -253,6 +253,11 @@ def _targets(*names: str) -> list[Any]:
     return found
 
 
+def _bias_base(weight_name: str) -> str:
+    """'features.0.weight' -> 'features.0.bias' (for the zero bias of a layer without one)."""
+    return weight_name.removesuffix(".weight") + ".bias" if weight_name.endswith(".weight") else weight_name + "_bias"
+
+
 def _rule(*names: str, check: Check | None = None) -> Callable[[Convert], Convert]:
     def register(fn: Convert) -> Convert:
         for target in _targets(*names):
@@ -319,7 +324,7 @@ def _conv(ctx: _Ctx, node: fx.Node) -> str:
     padding = _conv_padding(a["padding"], (x_shape[1], x_shape[2]), (w.shape[2], w.shape[3]), stride, dilation)
     groups, out_c = int(a["groups"]), int(w.shape[0])
     if bias is None:
-        b_name = ctx.const(ctx.const_base(a["weight"], "_zero_bias"), np.zeros(out_c, np.float32))
+        b_name = ctx.const(_bias_base(ctx.const_base(a["weight"])), np.zeros(out_c, np.float32))
     else:
         b_name = ctx.const(ctx.const_base(a["bias"]), bias)
     if groups == 1:
@@ -357,7 +362,7 @@ def _fully_connected(ctx: _Ctx, node: fx.Node, x_arg: Any, w: torch.Tensor, w_ar
     out_c = int(w.shape[0])
     w_name = ctx.const(ctx.const_base(w_arg), w)
     if bias is None:
-        b_name = ctx.const(ctx.const_base(w_arg, "_zero_bias"), np.zeros(out_c, np.float32))
+        b_name = ctx.const(_bias_base(ctx.const_base(w_arg)), np.zeros(out_c, np.float32))
     else:
         b_name = ctx.const(ctx.const_base(b_arg), torch.broadcast_to(bias, (out_c,)))
     return ctx.emit(FullyConnected(), [x, w_name, b_name], node.name, _origin(node).source)
@@ -805,6 +810,9 @@ def _add_input(ctx: _Ctx, node: fx.Node) -> None:
 def _convert_node(ctx: _Ctx, node: fx.Node, dynamic: set[str]) -> None:
     if node.name not in dynamic:
         ctx.values[node.name] = _fold(ctx, node)
+        named = [ctx.const_names[i.name] for i in node.all_input_nodes if i.name in ctx.const_names]
+        if named:  # the transpose of 'fc.weight' is still called 'fc.weight'
+            ctx.const_names[node.name] = named[0]
         return
     if node.target in _SKIP:
         return

@@ -290,6 +290,61 @@ def test_decomposed_program_converts_too() -> None:
         np.testing.assert_allclose(run_float(graph, [_nhwc(x.numpy())])[0], model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
+class TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(3, 4, 3, padding=1)
+        self.cls = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.relu(self.body(x))
+        return self.cls(y), y
+
+
+def test_two_outputs() -> None:
+    graph = check_module(TwoHeads(), _img(3, 6, 6))
+    assert len(graph.outputs) == 2
+    assert graph.output_layout == "NCHW"
+
+
+def test_exported_program_with_batch_four() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)).eval()
+    x = torch.randn(4, 3, 6, 6)
+    graph = from_torch(torch.export.export(model, (x,)))
+    assert graph.tensors[graph.inputs[0]].shape == (1, 6, 6, 3)
+    assert all(graph.tensors[t].shape[0] == 1 for t in graph.tensors if not graph.tensors[t].is_constant)
+    with torch.no_grad():
+        np.testing.assert_allclose(run_float(graph, [_nhwc(x.numpy())])[0], model(x).numpy(), rtol=1e-4, atol=1e-4)
+
+
+class Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.relu(self.conv(x)) + x
+
+
+def test_nested_sources() -> None:
+    graph = check_module(nn.Sequential(Block(), Block()), _img())
+    assert [n.source for n in graph.nodes] == [
+        "0.conv (Conv2d)", "relu in 0 (Block)", "add in 0 (Block)",
+        "1.conv (Conv2d)", "relu in 1 (Block)", "add in 1 (Block)",
+    ]
+
+
+class Constant(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return torch.relu(x), 3
+
+
+def test_non_tensor_output_unsupported() -> None:
+    with pytest.raises(UnsupportedError) as err:
+        from_torch(Constant(), torch.randn(1, 4))
+    assert "not a tensor computed from its input" in _one_line(err)
+
+
 class SmallCNN(nn.Module):
     def __init__(self) -> None:
         super().__init__()
