@@ -616,11 +616,12 @@ def _check_coverage(flat: _Flat) -> None:
     layer_class = _keras().layers.Layer
     for step in flat.steps:
         rule = _rule_for(step.layer)
+        if rule is None and isinstance(step.layer, layer_class):
+            raise UnsupportedError(f"{_describe(step.layer)} is not supported by the Keras frontend; {HINT}")
         if rule is None:
-            kind = "layer" if isinstance(step.layer, layer_class) else "operation"
             raise UnsupportedError(
-                f"{kind} {step.layer.name!r} ({_class_name(step.layer)}) is not supported by the "
-                f"Keras frontend; {HINT}"
+                f"operation {step.layer.name!r} (keras.ops {_class_name(step.layer)}) on symbolic tensors is not "
+                f"supported by the Keras frontend; use the equivalent layer (keras.layers) instead, or {HINT}"
             )
         rule.check(step)
 

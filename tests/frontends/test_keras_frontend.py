@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -302,6 +303,13 @@ def test_unsupported_layer_is_found_before_building() -> None:
     assert_one_line(err, "ln\\nx", "(LayerNormalization)")
 
 
+def test_keras_ops_on_symbolic_tensors_are_unsupported() -> None:
+    x = keras.Input((4,))
+    with pytest.raises(UnsupportedError) as err:
+        from_keras(keras.Model(x, L.Dense(2)(x) * 2.0))
+    assert_one_line(err, "keras.ops Multiply", "keras.layers")
+
+
 @pytest.mark.parametrize(("layer", "parts"), [
     (lambda: L.Dense(3, activation="gelu", name="d"), ("'d'", "(Dense)", "activation", "gelu")),
     (lambda: L.Conv2D(6, 3, groups=3, name="g"), ("'g'", "groups=3")),
@@ -391,6 +399,35 @@ def test_file_round_trip(tmp_path: Path, suffix: str) -> None:
     x = sample((8, 8, 3))
     np.testing.assert_allclose(run_float(graph, [x])[0], keras_outputs(model, [x])[0], rtol=1e-4, atol=1e-5)
     assert load_keras_file(str(path), name="other").name == "other"
+
+
+def test_sequential_h5_round_trip(tmp_path: Path) -> None:
+    model = seq(IMG, L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(), L.Dense(3))
+    model.save(tmp_path / "s.h5")
+    graph = load_keras_file(tmp_path / "s.h5")
+    x = sample(IMG)
+    np.testing.assert_allclose(run_float(graph, [x])[0], keras_outputs(model, [x])[0], rtol=1e-4, atol=1e-5)
+
+
+def test_legacy_h5_with_unknown_config_keys(tmp_path: Path) -> None:
+    """Keras 2 configs carry keys Keras 3 rejects (DepthwiseConv2D `groups`): they are dropped, generically."""
+    h5py = pytest.importorskip("h5py")
+    model = small_model()
+    path = tmp_path / "legacy.h5"
+    model.save(path)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] in ("DepthwiseConv2D", "Dense"):
+                layer["config"]["groups"] = 1
+                layer["config"]["legacy_only_option"] = "x"
+        f.attrs["model_config"] = json.dumps(config)
+    graph = load_keras_file(path)
+    verify(graph)
+    dropped = graph.meta["legacy_config_dropped"]
+    assert "DepthwiseConv2D.groups" in dropped and "Dense.legacy_only_option" in dropped
+    x = sample((8, 8, 3))
+    np.testing.assert_allclose(run_float(graph, [x])[0], keras_outputs(model, [x])[0], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
