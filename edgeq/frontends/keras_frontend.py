@@ -529,7 +529,10 @@ def _flatten_layer(ctx: _Ctx) -> str:
 
 def _reshape(ctx: _Ctx) -> str:
     target = ctx.step.out_shapes[0][1:]
-    return ctx.emit(Reshape(shape=(ctx.shape(ctx.input())[0], *(int(d) for d in target))), [ctx.input()])  # type: ignore[arg-type]
+    dims = tuple(d for d in target if d is not None)
+    if len(dims) != len(target):
+        raise _unsupported_argument(ctx.layer, f"a dynamic target shape {target}")
+    return ctx.emit(Reshape(shape=(ctx.shape(ctx.input())[0], *dims)), [ctx.input()])
 
 
 def _permute(ctx: _Ctx) -> str:
