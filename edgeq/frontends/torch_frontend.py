@@ -883,7 +883,6 @@ def _export(model: torch.nn.Module, example_input: Any) -> Any:
     if example_input is None:
         raise EdgeqError(f"converting {type(model).__name__} needs an example input (a batch of one sample)")
     example = _example_tensor(example_input)
-    was_training = model.training
     model.eval()
     try:
         return torch.export.export(model, (example,))
@@ -891,17 +890,16 @@ def _export(model: torch.nn.Module, example_input: Any) -> Any:
         raise
     except Exception as err:
         raise EdgeqError(f"torch.export could not capture {type(model).__name__}: {_first_line(err)}") from err
-    finally:
-        model.train(was_training)
 
 
 def from_torch(model: torch.nn.Module | torch.export.ExportedProgram, example_input: Any = None,
                name: str | None = None) -> Graph:
     """Convert a PyTorch model to a float IR graph with batch size 1.
 
-    `model` is an nn.Module (captured with torch.export on `example_input`, in eval mode)
-    or an ExportedProgram. Raises UnsupportedError naming the first layer that cannot be
-    converted, before anything is built.
+    `model` is an nn.Module (put in eval mode, then captured with torch.export on
+    `example_input`; a batch of N > 1 is cut to its first sample) or an ExportedProgram.
+    Raises UnsupportedError naming the first layer that cannot be converted, before
+    anything is built, and EdgeqError when torch.export cannot capture the model.
     """
     if isinstance(model, torch.export.ExportedProgram):
         return _convert(model, name or "model")

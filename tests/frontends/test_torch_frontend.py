@@ -153,6 +153,7 @@ def _cases() -> dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tens
         "maxpool": (lambda: nn.MaxPool2d(2), _img),
         "maxpool_stride_pad": (lambda: nn.MaxPool2d(3, stride=2, padding=1), _img),
         "maxpool_ceil": (lambda: nn.MaxPool2d(2, ceil_mode=True), _img),
+        "maxpool_ceil_pad": (lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), lambda: _img(4, 10, 7)),
         "avgpool": (lambda: nn.AvgPool2d(2), _img),
         "avgpool_pad_include": (lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=True), _img),
         "avgpool_pad_exclude": (lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), _img),
