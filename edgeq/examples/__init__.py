@@ -1,0 +1,1 @@
+"""Example models trained in seconds on data that ships with scikit-learn."""

@@ -1,0 +1,20 @@
+"""What each frontend supports, for `edgeq ops` and for error messages."""
+
+from __future__ import annotations
+
+import importlib
+
+FRONTENDS = {
+    "PyTorch": ("edgeq.frontends.torch_frontend", "torch"),
+    "Keras": ("edgeq.frontends.keras_frontend", "tensorflow"),
+}
+
+
+def supported_ops() -> dict[str, list[tuple[str, str]]]:
+    catalog: dict[str, list[tuple[str, str]]] = {}
+    for label, (module, extra) in FRONTENDS.items():
+        try:
+            catalog[label] = list(importlib.import_module(module).SUPPORTED)
+        except ImportError:
+            catalog[label] = [(f"(install edgeq[{extra}] to use this frontend)", "")]
+    return catalog
