@@ -204,6 +204,7 @@ class Target:
 
     def _resync_binary(self) -> bool:
         ch = self.channel
+        ch.discard()  # a partial frame left by the fault would swallow the PONG
         nonce = os.urandom(8)
         try:
             ch.write(b"\x00" * (self.info.input_size + P.OVERHEAD) + P.encode_frame(P.PING, nonce),
