@@ -32,6 +32,7 @@ from edgeq.quant.fixedpoint import (
     rescale,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
+    wrap_int32,
 )
 
 #: Integer bits of the scaled input difference of SOFTMAX (Q5.26) and of its sum of exps (Q12.19).
@@ -133,8 +134,11 @@ class Softmax(Op):
             np.where(valid, diff, 0), k.input_multiplier, k.input_left_shift)
         exps = exp_on_negative_values(scaled, k.diff_integer_bits)  # Q0.31
         terms = np.where(valid, rescale(exps, 0, k.accum_integer_bits), 0)
-        sum_of_exps = terms.sum(axis=-1, keepdims=True)  # int32 in TFLite; no overflow below 4096 columns
+        # An int32 sum in TFLite (it wraps from 4096 columns on; wrapped here as in the C).
+        sum_of_exps = wrap_int32(terms.sum(axis=-1, keepdims=True))
         scale, num_bits_over_unit = get_reciprocal(sum_of_exps, k.accum_integer_bits)
+        # TFLite Micro aborts (TFLITE_CHECK) when exponent > 31, i.e. when the sum of exps
+        # reaches 512: every output is then below half a step and edgeq gives 0 (-128).
         exponent = num_bits_over_unit + k.output_exponent_base
         y = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(scale, exps), exponent) + k.output_offset
         return np.where(valid, np.clip(y, -128, 127), -128).astype(np.int8)
