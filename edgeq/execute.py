@@ -21,17 +21,20 @@ Tick = Callable[[int], None]
 
 def open_target(bd: BuildDir, port: str | None = None) -> Any:
     """The build's target as a runner Target: native process, QEMU, or a board on `port`."""
-    from edgeq.build.firmware import artifact_from_dir, qemu_command
+    from edgeq.build.firmware import FirmwareArtifact, FirmwareSize, qemu_command
     from edgeq.runner import open_native, open_qemu, open_serial
 
     board = load_board(bd.meta["board"])
-    artifact = artifact_from_dir(bd.path / "bin", board)
     if port is not None:
         return open_serial(port)
+    binary = bd.path / bd.meta["firmware"]["executable"]
+    if not binary.is_file():
+        raise EdgeqError(f"{binary} is missing; rebuild with `edgeq build`")
     if board.is_native:
-        return open_native(artifact.executable)
+        return open_native(binary)
     if board.emulator is None:
         raise EdgeqError(f"board {board.id} is a physical board: flash it (`edgeq flash`) and pass --port")
+    artifact = FirmwareArtifact(board.id, binary, FirmwareSize(0, 0, 0, 0, 0), elf=binary)
     return open_qemu(qemu_command(artifact, board))
 
 

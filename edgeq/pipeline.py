@@ -87,11 +87,14 @@ def write_build(loaded: LoadedModel, float_graph: Graph, quantized: Graph, board
             "c_name": src.c_name,
             "input": _io_meta(quantized, quantized.inputs[0], quantized.input_layout),
             "output": _io_meta(quantized, quantized.outputs[0], quantized.output_layout),
-            "firmware": artifact.relative_paths(stage / "bin") if hasattr(artifact, "relative_paths") else {},
+            "firmware": {key: str(path.relative_to(stage)) for key, path in
+                         [("executable", artifact.executable), ("elf", artifact.elf), ("bin", artifact.bin),
+                          ("hex", artifact.hex)] if path is not None},
         }
         write_json_atomic(stage / BUILD_JSON, meta)
-        size = dict(artifact.size.as_dict()) if hasattr(artifact.size, "as_dict") else dict(vars(artifact.size))
-        size.setdefault("arena_bytes", src.plan.arena_bytes)
+        size = artifact.size.as_dict()
+        size["arena_bytes"] = src.plan.arena_bytes
+        size["stack_bytes"] = artifact.size.stack_bytes
         report = build_report(
             board=board.id, model=meta["model"], graph=quantized, plan=src.plan, size=size,
             quantization={"observer": options.observer, "calibration_samples": calibration_samples,
