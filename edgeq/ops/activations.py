@@ -84,7 +84,7 @@ def _sigmoid_kernel(node: Node, graph: Graph, output_shift: int, output_offset: 
     qi = quant_of(graph, node.inputs[0])
     bits = SIGMOID_INPUT_INTEGER_BITS
     multiplier, shift = frexp_multiplier(_f32(qi.s) * float(1 << (31 - bits)))
-    radius = calculate_input_radius(bits, shift, 31)
+    radius = min(calculate_input_radius(bits, shift, 31), 2**31 - 1)  # int8 differences are < 256 anyway
     if radius <= 0:  # every input saturates; the multiplier is never used
         multiplier, shift = 0, 0
     if shift > 30:
