@@ -79,6 +79,7 @@ class Fault:
     action: str  # corrupt | drop | garbage | delay
     garbage: bytes = b""
     delay: float = 0.0
+    ftype: int | None = None  # count only frames of this type (then offset >= 2)
 
 
 @dataclass
@@ -87,7 +88,16 @@ class _Stream:
     prev: int = -1
     frames: int = 0
     pos: int = -1
+    cur_type: int = -1
+    type_counts: dict[int, int] = field(default_factory=dict)
     fired: list[Fault] = field(default_factory=list)
+
+    def _hits(self, f: Fault) -> bool:
+        if f in self.fired or f.offset != self.pos:
+            return False
+        if f.ftype is None:
+            return f.frame == self.frames
+        return f.ftype == self.cur_type and self.type_counts.get(f.ftype, 0) == f.frame
 
     def filter(self, data: bytes, emit: object) -> None:
         out = bytearray()
@@ -97,6 +107,9 @@ class _Stream:
                 self.pos = 1
             elif self.pos >= 0:
                 self.pos += 1
+                if self.pos == 2:
+                    self.cur_type = b
+                    self.type_counts[b] = self.type_counts.get(b, 0) + 1
             self.prev = b
             byte: int | None = b
             for f in self.faults:
@@ -105,7 +118,7 @@ class _Stream:
                     self.fired.append(f)
                     out[len(out) - 1 if out else 0:len(out) - 1 if out else 0] = f.garbage
                     continue
-                if f not in self.fired and f.frame == self.frames and f.offset == self.pos:
+                if self._hits(f):
                     self.fired.append(f)
                     if f.action == "corrupt":
                         byte = b ^ 0x5A
@@ -125,10 +138,16 @@ class _Stream:
 class Proxy:
     """runner <-> pty A <-> [proxy thread, faults] <-> pty B <-> device."""
 
-    def __init__(self, device: FakeDevice, faults: list[Fault]) -> None:
+    def __init__(self, device: FakeDevice | str, faults: list[Fault]) -> None:
+        """`device`: a fake device (served on a second pty pair) or the path of a port (a QEMU pty)."""
         self.device = device
         self.a_master, self.a_slave = raw_pty()
-        self.b_master, self.b_slave = raw_pty()
+        if isinstance(device, str):
+            self.b_master = -1
+            self.b_slave = os.open(device, os.O_RDWR | os.O_NOCTTY)
+            tty.setraw(self.b_slave)
+        else:
+            self.b_master, self.b_slave = raw_pty()
         self.h2d = _Stream([f for f in faults if f.direction == "h2d"])
         self.d2h = _Stream([f for f in faults if f.direction == "d2h"])
         self.stop_event = threading.Event()
@@ -160,14 +179,18 @@ class Proxy:
                 return
 
     def __enter__(self) -> Proxy:
-        self.device.start(self.b_master, self.b_master)
+        if isinstance(self.device, FakeDevice):
+            self.device.start(self.b_master, self.b_master)
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop_event.set()
-        self.device.stop()
+        if isinstance(self.device, FakeDevice):
+            self.device.stop()
         self.thread.join(2)
         for fd in (self.a_master, self.a_slave, self.b_master, self.b_slave):
+            if fd < 0:
+                continue
             with contextlib.suppress(OSError):
                 os.close(fd)
