@@ -89,8 +89,8 @@ class BuildDir:
             raise EdgeqError(f"{p} was built by edgeq {version}, this is edgeq {__version__}; rebuild it")
         return cls(p, meta)
 
-    def graphs(self) -> tuple[Graph, Graph]:
-        """(float graph, quantized graph)."""
+    def graphs(self) -> tuple[Graph | None, Graph]:
+        """(float graph, quantized graph); the float graph is None for imported int8 models."""
         try:
             with (self.path / GRAPHS).open("rb") as f:
                 data = pickle.load(f)
@@ -117,6 +117,6 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def save_graphs(stage: Path, float_graph: Graph, quantized: Graph) -> None:
+def save_graphs(stage: Path, float_graph: Graph | None, quantized: Graph) -> None:
     with (stage / GRAPHS).open("wb") as f:
         pickle.dump({"float": float_graph, "quantized": quantized}, f)

@@ -82,7 +82,10 @@ def reference_outputs(bd: BuildDir, rows: np.ndarray) -> np.ndarray:
     return y.reshape(len(rows), -1)
 
 
-def float_outputs(bd: BuildDir, x_user: np.ndarray) -> np.ndarray:
+def float_outputs(bd: BuildDir, x_user: np.ndarray) -> np.ndarray | None:
+    """The float model's outputs, or None for an imported int8 model (no float model)."""
     float_graph, _ = bd.graphs()
+    if float_graph is None:
+        return None
     x = to_graph_layout(x_user.astype(np.float32), bd.meta["input"]["layout"])
     return run_float(float_graph, [x])[0].reshape(len(x), -1)

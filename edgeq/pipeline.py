@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from edgeq.frontends.load import LoadedModel, load_model
 from edgeq.ir.dump import dump
 from edgeq.ir.graph import Graph
 from edgeq.passes import run_passes
-from edgeq.quant.quantize import quantize_graph
+from edgeq.quant.quantize import compute_kernels, quantize_graph
 from edgeq.report.build_report import build_report
 
 Progress = Callable[[str, int | None], Callable[[int], None]]
@@ -60,6 +62,11 @@ def build(model: Any, calib: np.ndarray | Iterable[np.ndarray] | str | Path | No
     board = load_board(options.board)  # unknown board: fail before any work
     loaded: LoadedModel = load_model(model, example_input, name)
     check_single_io(loaded.graph)
+    if is_prequantized(loaded.graph):
+        # An imported int8 model (.tflite, QDQ ONNX, ...): keep its parameters as stored.
+        quantized = copy.deepcopy(loaded.graph)
+        compute_kernels(quantized)
+        return write_build(loaded, None, quantized, board, options, 0)
     float_graph = run_passes(loaded.graph)
     if calib is None:
         raise EdgeqError("calibration data is required to quantize a float model (--calib FILE.npy|.npz)")
@@ -71,7 +78,12 @@ def build(model: Any, calib: np.ndarray | Iterable[np.ndarray] | str | Path | No
         raise EdgeqError(f"calibration: {e}") from None
     return write_build(loaded, float_graph, quantized, board, options, n)
 
-def write_build(loaded: LoadedModel, float_graph: Graph, quantized: Graph, board: Board, options: BuildOptions,
+def is_prequantized(graph: Graph) -> bool:
+    """Every activation already has int8 parameters: the model was quantized before edgeq."""
+    return all(t.quant is not None for t in graph.activations())
+
+
+def write_build(loaded: LoadedModel, float_graph: Graph | None, quantized: Graph, board: Board, options: BuildOptions,
                 calibration_samples: int) -> BuildDir:
     from edgeq.build.firmware import build_firmware
 

@@ -13,7 +13,9 @@ from edgeq.errors import EdgeqError
 from edgeq.execute import Tick, float_outputs, open_target, prepare_inputs, reference_outputs
 
 
-def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+def _accuracy(scores: np.ndarray | None, labels: np.ndarray) -> float | None:
+    if scores is None:
+        return None
     return float(np.mean(np.argmax(scores.reshape(len(scores), -1), axis=1) == labels))
 
 
