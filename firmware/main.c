@@ -663,6 +663,7 @@ int main(void)
             edgeq_ready();
             continue;
         }
-        edgeq_cmd[len++] = (char)c;
+        /* a NUL would end the command early: keep it as a non-printable stand-in */
+        edgeq_cmd[len++] = (char)(c == 0 ? 0x7F : c);
     }
 }
