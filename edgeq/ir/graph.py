@@ -49,6 +49,7 @@ class Graph:
     input_layout: str = "NHWC"
     output_layout: str = "NHWC"
     meta: dict[str, str] = field(default_factory=dict)
+    _node_names: set[str] = field(default_factory=set, repr=False, compare=False)
 
     # -- construction -------------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:
@@ -59,7 +60,7 @@ class Graph:
 
     def unique_name(self, base: str) -> str:
         name, i = base, 1
-        while name in self.tensors or any(n.name == name for n in self.nodes):
+        while name in self.tensors or name in self._node_names:
             i += 1
             name = f"{base}_{i}"
         return name
@@ -74,6 +75,7 @@ class Graph:
 
     def add_node(self, node: Node) -> Node:
         self.nodes.append(node)
+        self._node_names.add(node.name)
         return node
 
     # -- queries ------------------------------------------------------------------
