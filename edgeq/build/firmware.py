@@ -79,7 +79,7 @@ class _Symbol:
 def _first_error(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     for ln in lines:
-        if "error" in ln.lower():
+        if re.search(r"\b(fatal )?error\b:", ln):
             return ln
     return lines[0] if lines else "(no compiler output)"
 
@@ -216,7 +216,8 @@ def measure(binary: Path, c_name: str, *, nm: str, size_tool: str, stack_bytes: 
     if ".stack" not in sections:
         ram += stack_bytes
     return FirmwareSize(flash_bytes=flash, ram_bytes=ram, weights_bytes=weights, code_bytes=code,
-                        arena_bytes=arena, stack_bytes=stack_bytes, sections=sections, layers=dict(sorted(layers.items())))
+                        arena_bytes=arena, stack_bytes=stack_bytes, sections=sections,
+                        layers=dict(sorted(layers.items())))
 
 
 def _largest(syms: list[_Symbol], kinds: str, n: int = 3) -> str:
@@ -311,7 +312,7 @@ def _check_fit(board: Board, size: FirmwareSize, syms: list[_Symbol]) -> None:
         raise EdgeqError(msg)
 
 
-def _fit_error(board: Board, out_dir: Path, link, tools: dict[str, str], c_name: str) -> EdgeqError:  # noqa: ANN001
+def _fit_error(board: Board, out_dir: Path, link, tools: dict[str, str], c_name: str) -> EdgeqError:
     """The image overflowed a region: relink with unlimited regions to say by how much and why."""
     big_ld = out_dir / "linker_unlimited.ld"
     big_ld.write_text(render_linker_script(board, unlimited=True))

@@ -115,7 +115,7 @@ class Link:
         self.proc.stdin.write(data.encode() if isinstance(data, str) else data)
         self.proc.stdin.flush()
 
-    def take(self, predicate, timeout: float = 20.0) -> bytes:  # noqa: ANN001
+    def take(self, predicate, timeout: float = 20.0) -> bytes:
         """Wait until predicate(buffer) returns an end index; remove and return buffer[:end]."""
         deadline = time.monotonic() + timeout
         while True:
