@@ -21,7 +21,7 @@ Tick = Callable[[int], None]
 
 def open_target(bd: BuildDir, port: str | None = None) -> Any:
     """The build's target as a runner Target: native process, QEMU, or a board on `port`."""
-    from edgeq.build.firmware import FirmwareArtifact, FirmwareSize, qemu_command
+    from edgeq.toolchain.firmware import FirmwareArtifact, FirmwareSize, qemu_command
     from edgeq.runner import open_native, open_qemu, open_serial
 
     board = load_board(bd.meta["board"])

@@ -84,7 +84,7 @@ def is_prequantized(graph: Graph) -> bool:
 
 def write_build(loaded: LoadedModel, float_graph: Graph | None, quantized: Graph, board: Board, options: BuildOptions,
                 calibration_samples: int) -> BuildDir:
-    from edgeq.build.firmware import build_firmware
+    from edgeq.toolchain.firmware import build_firmware
 
     with staged_output(options.out, options.force) as stage:
         src = generate(quantized, stage / "src", model_sha256=loaded.sha256)
@@ -108,6 +108,7 @@ def write_build(loaded: LoadedModel, float_graph: Graph | None, quantized: Graph
         size["stack_bytes"] = artifact.size.stack_bytes
         report = build_report(
             board=board.id, model=meta["model"], graph=quantized, plan=src.plan, size=size,
+            firmware=artifact.size, float_graph=float_graph,
             quantization={"observer": options.observer, "calibration_samples": calibration_samples,
                           "input": {"scale": meta["input"]["scale"], "zero_point": meta["input"]["zero_point"]},
                           "output": {"scale": meta["output"]["scale"], "zero_point": meta["output"]["zero_point"]}})

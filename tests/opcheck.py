@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.build.host import SharedModel, compile_shared
+from edgeq.toolchain.host import SharedModel, compile_shared
 from edgeq.codegen.emitter import generate
 from edgeq.interpreter import run_float, run_int8
 from edgeq.ir import Graph, Tensor

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.build.host import compile_shared
+from edgeq.toolchain.host import compile_shared
 from edgeq.codegen.emitter import generate
 from edgeq.codegen.naming import c_comment, c_identifier, c_string
 from edgeq.ir import Graph, Tensor

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeq.boards import load_board
-from edgeq.build.firmware import FirmwareArtifact, build_firmware, qemu_command
+from edgeq.toolchain.firmware import FirmwareArtifact, build_firmware, qemu_command
 
 from .conftest import HAVE_ARM, HAVE_QEMU, Link, TinyModel, encode_frame, results_of
 

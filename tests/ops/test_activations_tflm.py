@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.build.host import STRICT_FLAGS, SharedModel, compile_shared, host_cc
+from edgeq.toolchain.host import STRICT_FLAGS, SharedModel, compile_shared, host_cc
 from edgeq.codegen.emitter import generate
 from edgeq.interpreter import run_int8
 from edgeq.ir import Graph, Tensor

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.build.host import STRICT_FLAGS, host_cc
+from edgeq.toolchain.host import STRICT_FLAGS, host_cc
 from edgeq.codegen.env import RUNTIME_DIR
 from edgeq.quant import fixedpoint as fp
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgeq.boards import load_board
-from edgeq.build.firmware import FirmwareArtifact, build_firmware, qemu_command
+from edgeq.toolchain.firmware import FirmwareArtifact, build_firmware, qemu_command
 from edgeq.codegen.emitter import generate
 from edgeq.interpreter import run_int8
 from edgeq.ir import Graph, Tensor

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeq.boards import Board, MemoryRegion
-from edgeq.build.host import STRICT_FLAGS, host_cc
+from edgeq.toolchain.host import STRICT_FLAGS, host_cc
 from edgeq.codegen.env import environment
 from edgeq.errors import EdgeqError
 

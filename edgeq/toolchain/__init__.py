@@ -1,0 +1,1 @@
+"""Toolchains: building generated sources: host C compiler for `native`, arm-none-eabi-gcc for MCU boards."""
