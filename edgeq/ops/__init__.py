@@ -10,6 +10,7 @@ from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
 from edgeq.ops.float_only import BatchNorm, Identity
 from edgeq.ops.fully_connected import FullyConnected
+from edgeq.ops.mean import Mean
 from edgeq.ops.mul import Mul
 from edgeq.ops.pool2d import AvgPool2D, MaxPool2D
 from edgeq.ops.shape_ops import Pad, Reshape, Transpose
@@ -17,7 +18,7 @@ from edgeq.ops.shape_ops import Pad, Reshape, Transpose
 OPS: dict[str, type[Op]] = {
     cls.kind: cls
     for cls in (Conv2D, DepthwiseConv2D, FullyConnected, Add, Mul, Concat, MaxPool2D, AvgPool2D,
-                Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh, BatchNorm, Identity)
+                Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh, BatchNorm, Identity, Mean)
 }
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Identity",
     "Logistic",
     "MaxPool2D",
+    "Mean",
     "Mul",
     "Op",
     "OutputQuant",
