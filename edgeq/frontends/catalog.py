@@ -7,6 +7,7 @@ import importlib
 FRONTENDS = {
     "PyTorch": ("edgeq.frontends.torch_frontend", "torch"),
     "Keras": ("edgeq.frontends.keras_frontend", "tensorflow"),
+    "TFLite": ("edgeq.frontends.tflite_frontend", "tflite"),
 }
 
 

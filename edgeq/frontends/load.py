@@ -15,6 +15,7 @@ FILE_TYPES = {
     ".keras": "keras",
     ".h5": "keras",
     ".hdf5": "keras",
+    ".tflite": "tflite",
 }
 
 
@@ -56,6 +57,10 @@ def load_file(path: str | Path, name: str | None = None) -> LoadedModel:
         except ImportError:
             raise _missing("PyTorch", "torch") from None
         return LoadedModel(load_pt2(p, name=model_name), kind, sha, model_name)
+    if kind == "tflite":
+        from edgeq.frontends.tflite_frontend import load_tflite
+
+        return LoadedModel(load_tflite(p, name=model_name), kind, sha, model_name)
     try:
         from edgeq.frontends.keras_frontend import load_keras_file
     except ImportError:
