@@ -77,7 +77,9 @@ class QemuProcess:
             if not ready:
                 break
             chunk = os.read(fd, 4096)
-            if not chunk:
+            if not chunk:  # QEMU closed its output: it is exiting
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(2.0)
                 break
             buf += chunk
             m = PTY_LINE.search(buf)

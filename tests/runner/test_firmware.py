@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from edgeq.boards import load_board
-from edgeq.toolchain.firmware import FirmwareArtifact, build_firmware, qemu_command
 from edgeq.codegen.emitter import generate
 from edgeq.interpreter import run_int8
 from edgeq.ir import Graph, Tensor
@@ -24,6 +23,7 @@ from edgeq.runner import protocol as P
 from edgeq.runner.link import SerialConnector
 from edgeq.runner.qemu import QemuProcess, start_detached, stop_detached
 from edgeq.runner.target import Target
+from edgeq.toolchain.firmware import FirmwareArtifact, build_firmware, qemu_command
 from tests.runner.harness import Fault, Proxy, deadline
 
 HAVE_ARM = shutil.which("arm-none-eabi-gcc") is not None
