@@ -85,7 +85,7 @@ def train_keras(data: DigitsData, epochs: int = 20, seed: int = 0) -> Any:
     h = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(shortcut)
     h = keras.layers.Add()([h, shortcut])
     h = keras.layers.MaxPooling2D(2)(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Flatten()(h)
     h = keras.layers.Dropout(0.1)(h)
     outputs = keras.layers.Dense(10, activation="softmax")(h)
     model = keras.Model(inputs, outputs, name="digits_keras")
