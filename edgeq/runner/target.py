@@ -180,7 +180,7 @@ class Target:
 
     def _send(self, ftype: int, payload: bytes) -> None:
         try:
-            self.channel.write(P.encode_frame(ftype, payload), timeout=max(self.recover_timeout, 2.0))
+            self.channel.write(P.encode_frame(ftype, payload), timeout=max(self.timeout, 2.0))
         except LinkTimeoutError:
             raise SampleFaultError("timeout writing to the device") from None
         except LinkClosedError as e:
