@@ -7,57 +7,165 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-
-def _kb(n: int | None) -> str:
-    return "-" if n is None else f"{n:,} B ({n / 1024:.1f} KB)"
+from edgeq.report.view import build_view, fmt_bytes, fmt_count, fmt_db, fmt_pct
 
 
-def print_summary(report: dict[str, Any], console: Console) -> None:
-    model = report.get("model", {})
-    console.print(f"[bold]{model.get('name', '?')}[/bold] ({model.get('format', '?')}, "
-                  f"sha256 {str(model.get('sha256', ''))[:12]}) on [bold]{report.get('board', '?')}[/bold]")
-    size = report.get("size", {})
-    memory = report.get("memory", {})
-    table = Table(title="Size", show_header=True)
-    table.add_column("what")
+def _header(view: dict[str, Any], console: Console) -> None:
+    model = view["model"]
+    console.print(f"[bold]{model.get('name', '?')}[/bold] ({model.get('format', '?')}, sha256 {view['sha_short']}) "
+                  f"on [bold]{view['board']}[/bold], edgeq {view['edgeq_version']}")
+
+
+def _size(view: dict[str, Any], console: Console) -> None:
+    s = view["size"]
+    table = Table(title="Size (read from the built binary)" if s["from_binary"] else "Size")
+    table.add_column("flash" + (f" ({s['flash_pct']:.1f}% of {fmt_bytes(s['capacity']['flash'])})"
+                                if s["flash_pct"] is not None else ""))
     table.add_column("bytes", justify="right")
-    for key, label in [("flash_bytes", "flash"), ("ram_bytes", "RAM"), ("weights_bytes", "weights"),
-                       ("code_bytes", "inference code"), ("arena_bytes", "arena")]:
-        if key in size:
-            table.add_row(label, _kb(size[key]))
-    if memory:
-        table.add_row("arena if unplanned (naive sum)", _kb(memory.get("naive_bytes")))
+    table.add_column("RAM" + (f" ({s['ram_pct']:.1f}% of {fmt_bytes(s['capacity']['ram'])})"
+                              if s["ram_pct"] is not None else ""))
+    table.add_column("bytes", justify="right")
+    fl = [(p["label"], p["text"]) for p in s["flash_parts"]] + [("[bold]total[/bold]", fmt_bytes(s["flash"]))]
+    rm = [(p["label"], p["text"]) for p in s["ram_parts"]] + [("[bold]total[/bold]", fmt_bytes(s["ram"]))]
+    for i in range(max(len(fl), len(rm))):
+        a = fl[i] if i < len(fl) else ("", "")
+        b = rm[i] if i < len(rm) else ("", "")
+        table.add_row(a[0], a[1], b[0], b[1])
     console.print(table)
-    layers = Table(title=f"Layers ({report.get('macs', 0):,} MACs)")
-    for col in ("#", "layer", "op", "output", "MACs", "weights"):
-        layers.add_column(col, justify="right" if col in ("#", "MACs", "weights") else "left")
-    for i, row in enumerate(report.get("layers", [])):
-        layers.add_row(str(i), str(row["name"]), row["op"], "x".join(str(d) for d in row["output_shape"]),
-                       f"{row['macs']:,}", f"{row['weights_bytes']:,}")
-    console.print(layers)
-    latency = report.get("latency") or {}
-    for key in ("cycles_per_inference", "instructions_per_inference", "ns_per_inference"):
-        if key in latency:
-            unit = key.replace("_per_inference", "")
-            per_mac = latency.get(f"{unit}_per_mac")
-            console.print(f"Latency: {latency[key]:,} {unit} per inference"
-                          + (f" ({per_mac} {unit}/MAC)" if per_mac else ""))
+    extra = f"weights int8 {fmt_bytes(s['weights_int8'])}"
+    if s["weights_float"] is not None:
+        ratio = s["weights_float"] / max(s["weights_int8"], 1)
+        extra += f" (float model {fmt_bytes(s['weights_float'])}, {ratio:.1f}x)"
+    if s["naive"]:
+        extra += f"; arena {fmt_bytes(s['arena'])} planned (unplanned: {fmt_bytes(s['naive'])})"
+    console.print(extra)
 
 
-def print_validation(report: dict[str, Any], console: Console) -> None:
-    v = report.get("validation")
+def _layers(view: dict[str, Any], console: Console) -> None:
+    unit = view["latency"]["unit"]
+    has_lat = any(r["count"] is not None for r in view["layers"])
+    has_sqnr = any(r["has_sqnr"] for r in view["layers"])
+    table = Table(title=f"Layers ({view['macs']:,} MACs)")
+    cols = ["#", "layer", "op", "output", "MACs", "weights", "float w.", "arena@peak"]
+    if has_lat:
+        cols += [unit or "count", "%", "/MAC"]
+    if has_sqnr:
+        cols += ["SQNR"]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("layer", "op", "output") else "right")
+    for r in view["layers"]:
+        row = [str(r["index"]), r["name"], r["op"], r["output"], f"{r['macs']:,}", f"{r['weights']:,}",
+               "-" if r["float_weights"] is None else f"{r['float_weights']:,}", f"{r['arena_peak']:,}"]
+        if has_lat:
+            row += [fmt_count(r["count"]), "-" if r["count_pct"] is None else f"{r['count_pct']:.1f}",
+                    fmt_count(r["per_mac"])]
+        if has_sqnr:
+            row += [fmt_db(r["sqnr_db"]) if r["has_sqnr"] else "-"]
+        table.add_row(*row)
+    console.print(table)
+
+
+def _latency(view: dict[str, Any], console: Console) -> None:
+    lat = view["latency"]
+    if lat["count"] is None:
+        return
+    text = f"Latency: [bold]{lat['count']:,}[/bold] {lat['unit_label']} per inference (median of {lat['samples']}"
+    text += f", min {lat['min']:,}, max {lat['max']:,})" if lat["min"] is not None else ")"
+    if lat["per_mac"] is not None:
+        text += f"; {lat['per_mac']} {lat['unit']}/MAC"
+    console.print(text)
+    if lat["layers_error"]:
+        console.print(f"  per-layer timing failed: {lat['layers_error']}")
+
+
+def _validation(view: dict[str, Any], console: Console) -> None:
+    v = view["validation"]
     if not v:
         return
     verdict = "[green]bit-exact[/green]" if v["bit_exact"] else "[red]NOT bit-exact[/red]"
-    console.print(f"Validation on {report.get('board')}: {v['samples']} samples, {verdict}, "
-                  f"{v['mismatches']} mismatching, {len(v.get('failures', {}))} failed")
-    if "first_mismatch" in v:
-        fm = v["first_mismatch"]
+    console.print(f"Validation on {view['board']}: {v['samples']} samples, {verdict}, "
+                  f"{v['mismatches']} mismatching, {v['failures']} failed")
+    fm = v["first_mismatch"]
+    if fm:
         layer = fm.get("layer")
         where = (f"first differing layer #{layer['index']} {layer['name']} ({layer['op']})"
-                 if layer else "no layer differs")
+                 if layer else "per-layer check did not find the layer")
         console.print(f"  first mismatch: sample {fm['sample']}; {where}")
-    acc = v.get("accuracy")
-    if acc:
-        parts = [f"{k} {100 * val:.2f}%" for k, val in acc.items() if val is not None]
-        console.print("Accuracy: " + ", ".join(parts))
+    if v["accuracy"]:
+        console.print("Accuracy: " + ", ".join(f"{label} {text}" for label, _, text in v["accuracy"]))
+    if v["agreement"] is not None:
+        console.print(f"Top-1 agreement int8 vs float: {fmt_pct(v['agreement'])}")
+    err = v["output_error"]
+    if err:
+        console.print(f"Output error int8 vs float: RMSE {err['rmse']:.4g}, cosine {err['cosine_similarity']:.5f}, "
+                      f"max abs {err['max_abs_error']:.4g}, SQNR {fmt_db(err['sqnr_db'])}")
+    for note in v["notes"]:
+        console.print(f"[dim]{note}[/dim]")
+    if v["sqnr"]:
+        table = Table(title=f"Per-layer SQNR, int8 vs float (worst first, {v['sqnr_samples']} samples)")
+        for col in ("#", "layer", "op", "SQNR"):
+            table.add_column(col, justify="right" if col in ("#", "SQNR") else "left")
+        for r in v["sqnr"]:
+            table.add_row(str(r["index"]), r["label"].split(" ", 1)[1], r["op"], r["text"])
+        console.print(table)
+    if v["per_class"]:
+        table = Table(title="Per-class accuracy")
+        keys = [k for k in ("float", "int8_reference", "target") if any(r.get(k) is not None for r in v["per_class"])]
+        names = {"float": "float", "int8_reference": "int8 ref.", "target": "target"}
+        for col in ["class", "samples", *[names[k] for k in keys]]:
+            table.add_column(col, justify="right")
+        for r in v["per_class"]:
+            table.add_row(str(r["class"]), str(r["samples"]), *[fmt_pct(r.get(k), 1) for k in keys])
+        console.print(table)
+    cm = v["confusion"]
+    if cm:
+        table = Table(title=f"Confusion matrix ({cm['of']}; rows true, columns predicted)")
+        table.add_column("")
+        for c in cm["classes"]:
+            table.add_column(str(c), justify="right")
+        for i, row in enumerate(cm["matrix"]):
+            table.add_row(str(cm["classes"][i]), *[f"[bold]{n}[/bold]" if i == j else ("." if n == 0 else str(n))
+                                                   for j, n in enumerate(row)])
+        console.print(table)
+
+
+def _comparison(view: dict[str, Any], console: Console) -> None:
+    comp = view["comparison"]
+    if comp:
+        table = Table(title=f"Compared with {comp['baseline']}")
+        for col in ("metric", "baseline", "this build", "delta"):
+            table.add_column(col, justify="left" if col == "metric" else "right")
+        for r in comp["rows"]:
+            table.add_row(r["metric"], r["baseline_text"], r["current_text"], r["delta_text"])
+        console.print(table)
+        for note in comp["notes"]:
+            console.print(f"[dim]{note}[/dim]")
+    for g in view["gates"]:
+        mark = "[green]pass[/green]" if g["passed"] else "[red]FAIL[/red]"
+        console.print(f"gate {mark}: {g['text']}")
+
+
+def print_report(report: dict[str, Any], console: Console, comparison: dict[str, Any] | None = None,
+                 gates: list[dict[str, Any]] | None = None) -> None:
+    view = build_view(report, comparison, gates)
+    _header(view, console)
+    _size(view, console)
+    _layers(view, console)
+    _latency(view, console)
+    _validation(view, console)
+    _comparison(view, console)
+
+
+def print_summary(report: dict[str, Any], console: Console) -> None:
+    """The build's part: model, size, layers and (after validate) latency."""
+    view = build_view(report)
+    _header(view, console)
+    _size(view, console)
+    _layers(view, console)
+    _latency(view, console)
+
+
+def print_validation(report: dict[str, Any], console: Console) -> None:
+    view = build_view(report)
+    _validation(view, console)
+    _latency(view, console)
