@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from edgeq import __version__
 from edgeq.errors import EdgeqError
@@ -121,25 +122,59 @@ def cmd_validate(args: argparse.Namespace, console: _Console) -> int:
     bd = BuildDir.open(args.build)
     data = load_array_file(args.data, "validation data")
     with console.progress("validating", len(data.x)) as tick:
-        report = validate(bd, data, jobs=args.jobs, port=args.port, tick=tick)
+        report = validate(bd, data, jobs=args.jobs, port=args.port, tick=tick, layers=not args.no_layers)
     if args.json:
-        console.out.print_json(json.dumps(report["validation"]))
+        console.out.print_json(json.dumps({"validation": report["validation"], "latency": report["latency"]}))
     elif not console.quiet:
         print_validation(report, console.out)
     return 0 if report["validation"]["bit_exact"] else 1
 
 
-def cmd_report(args: argparse.Namespace, console: _Console) -> int:
-    from edgeq.builddir import BuildDir
-    from edgeq.report.terminal import print_summary, print_validation
+def _limit(text: str) -> Any:
+    from edgeq.report.compare import Limit
 
-    report = BuildDir.open(args.build).report()
-    if args.format == "json" or args.json:
-        console.out.print_json(json.dumps(report))
-        return 0
-    print_summary(report, console.out)
-    if "validation" in report:
-        print_validation(report, console.out)
+    try:
+        return Limit.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_report(args: argparse.Namespace, console: _Console) -> int:
+    from edgeq import __version__
+    from edgeq.builddir import REPORT_JSON, BuildDir
+    from edgeq.errors import ThresholdError
+    from edgeq.report.compare import broken_message, check_report, compare, evaluate_gates, load_baseline
+    from edgeq.report.render import render_html, render_markdown, write_text_atomic
+    from edgeq.report.terminal import print_report
+
+    bd = BuildDir.open(args.build)
+    report = check_report(bd.report(), str(bd.path / REPORT_JSON))
+    if report.get("edgeq_version") != __version__:
+        raise EdgeqError(f"{bd.path / REPORT_JSON} was written by edgeq {report.get('edgeq_version')}, "
+                         f"this is edgeq {__version__}; rebuild it")
+    baseline = comparison = None
+    if args.compare:
+        baseline = load_baseline(args.compare)
+        comparison = compare(report, baseline, args.compare)
+    gates = evaluate_gates(report, baseline, max_accuracy_drop=args.max_accuracy_drop, max_flash=args.max_flash,
+                           max_ram=args.max_ram, max_latency=args.max_latency)
+    fmt = args.format
+    if fmt in ("md", "html"):
+        out = Path(args.output) if args.output else bd.path / f"report.{fmt}"
+        text = render_markdown(report, comparison, gates) if fmt == "md" else render_html(report, comparison, gates)
+        write_text_atomic(out, text)
+        if args.json:
+            console.out.print_json(json.dumps({"format": fmt, "path": str(out), "gates": gates}))
+        elif not console.quiet:
+            console.out.print(f"wrote {out}", markup=False)
+    elif fmt == "json" or args.json:
+        extra = {} if baseline is None and not gates else {"comparison": comparison, "gates": gates}
+        console.out.print_json(json.dumps({**report, **extra}))
+    else:
+        print_report(report, console.out, comparison, gates)
+    message = broken_message(gates)
+    if message:
+        raise ThresholdError(message)
     return 0
 
 
@@ -245,12 +280,31 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="D.npz", help=".npz with x (and optional labels y), or .npy")
     p.add_argument("--jobs", type=int, default=1, help="emulator instances to shard the samples over")
     p.add_argument("--port", help="serial port of a flashed board")
+    p.add_argument("--no-layers", action="store_true",
+                   help="skip the per-layer run of one sample (per-layer latency, first differing layer)")
     _common(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("report", help="show a build's report", description="Print report.json readably.")
+    p = sub.add_parser(
+        "report", help="show a build's report; compare it with a baseline and gate CI on it",
+        description="Render report.json: a terminal summary (default), JSON, Markdown or one self-contained "
+                    "HTML page with charts. With --compare, show the deltas to a baseline report.json; with "
+                    "--max-* thresholds, exit 3 when one is broken (1 on errors, 2 on usage errors).",
+        epilog="Thresholds: --max-accuracy-drop is in percentage points, against the baseline with --compare, "
+               "else against this build's float model. --max-flash/--max-ram (bytes) and --max-latency (the "
+               "report's count per inference: cycles, instructions or ns) are absolute limits; with a % suffix "
+               "(e.g. 5%%) they are the allowed growth over the baseline and need --compare.")
     p.add_argument("build", metavar="OUT", help="build directory")
-    p.add_argument("--format", choices=["terminal", "json"], default="terminal", help="output format")
+    p.add_argument("--format", choices=["terminal", "json", "md", "html"], default="terminal",
+                   help="terminal (default), json (prints report.json), md or html (write a file)")
+    p.add_argument("-o", "--output", metavar="FILE", help="where md/html go (default OUT/report.md or OUT/report.html)")
+    p.add_argument("--compare", metavar="BASELINE.json",
+                   help="a baseline report.json (or build directory) of the same model and board")
+    p.add_argument("--max-accuracy-drop", type=float, metavar="PP", help="max accuracy drop in percentage points")
+    p.add_argument("--max-flash", type=_limit, metavar="BYTES|P%", help="max flash bytes (or %% growth over baseline)")
+    p.add_argument("--max-ram", type=_limit, metavar="BYTES|P%", help="max RAM bytes (or %% growth over baseline)")
+    p.add_argument("--max-latency", type=_limit, metavar="COUNT|P%",
+                   help="max count per inference, in the report's unit (or %% growth over baseline)")
     _common(p)
     p.set_defaults(func=cmd_report)
 
