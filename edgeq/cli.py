@@ -178,6 +178,18 @@ def cmd_report(args: argparse.Namespace, console: _Console) -> int:
     return 0
 
 
+def cmd_flash(args: argparse.Namespace, console: _Console) -> int:
+    from edgeq.builddir import BuildDir
+    from edgeq.flash import flash
+
+    message = flash(BuildDir.open(args.build), port=args.port, stop=args.stop)
+    if args.json:
+        console.out.print_json(json.dumps({"message": message}))
+    else:
+        console.out.print(message, markup=False)
+    return 0
+
+
 def cmd_boards(args: argparse.Namespace, console: _Console) -> int:
     from rich.table import Table
 
@@ -307,6 +319,16 @@ def make_parser() -> argparse.ArgumentParser:
                    help="max count per inference, in the report's unit (or %% growth over baseline)")
     _common(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("flash", help="flash a build to its board (or start its emulator)",
+                       description="Physical boards: run the board's flash method (pyocd, openocd, st-flash or "
+                                   "a UF2 copy). Emulated boards: start QEMU in the background with the firmware "
+                                   "and its UART on a pty, print the port and how to stop it.")
+    p.add_argument("build", metavar="OUT", help="build directory from `edgeq build`")
+    p.add_argument("--port", help="UF2 boards: the mounted RPI-RP2 drive (default: found automatically)")
+    p.add_argument("--stop", action="store_true", help="emulated boards: stop the QEMU started by `edgeq flash`")
+    _common(p)
+    p.set_defaults(func=cmd_flash)
 
     p = sub.add_parser("boards", help="list the boards", description="List the boards edgeq can build for.")
     _common(p)
