@@ -22,7 +22,8 @@ def _tiny_build(tmp_path: Path, board: str) -> Path:
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
                                 torch.nn.Linear(2 * 4 * 4, 3)).eval()
     calib = np.random.default_rng(0).normal(size=(8, 1, 6, 6)).astype(np.float32)
-    built = edgeq.build(model, board=board, calib=calib, out=tmp_path / board, example_input=torch.from_numpy(calib[:1]))
+    built = edgeq.build(model, board=board, calib=calib, out=tmp_path / board,
+                        example_input=torch.from_numpy(calib[:1]))
     return built.path
 
 
