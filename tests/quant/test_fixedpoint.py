@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.toolchain.host import STRICT_FLAGS, host_cc
 from edgeq.codegen.env import RUNTIME_DIR
 from edgeq.quant import fixedpoint as fp
+from edgeq.toolchain.host import STRICT_FLAGS, host_cc
 
 CHECK_C = Path(__file__).resolve().parent.parent / "c" / "fixedpoint_check.c"
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
