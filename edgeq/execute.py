@@ -21,8 +21,8 @@ Tick = Callable[[int], None]
 
 def open_target(bd: BuildDir, port: str | None = None) -> Any:
     """The build's target as a runner Target: native process, QEMU, or a board on `port`."""
-    from edgeq.toolchain.firmware import FirmwareArtifact, FirmwareSize, qemu_command
     from edgeq.runner import open_native, open_qemu, open_serial
+    from edgeq.toolchain.firmware import FirmwareArtifact, FirmwareSize, qemu_command
 
     board = load_board(bd.meta["board"])
     if port is not None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.toolchain.host import SharedModel, compile_shared
 from edgeq.codegen.emitter import generate
 from edgeq.interpreter import run_float, run_int8
 from edgeq.ir import Graph, Tensor
@@ -19,6 +18,7 @@ from edgeq.ir.graph import Node
 from edgeq.ir.verify import verify
 from edgeq.ops.base import Op
 from edgeq.quant.quantize import quantize_graph
+from edgeq.toolchain.host import SharedModel, compile_shared
 
 
 def one_op_graph(op: Op, input_shapes: list[tuple[int, ...]], constants: list[np.ndarray] = ()) -> Graph:

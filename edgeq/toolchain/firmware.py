@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeq.boards import Board, MemoryRegion
-from edgeq.toolchain.host import STRICT_FLAGS, host_cc
 from edgeq.codegen.env import environment
 from edgeq.errors import EdgeqError
+from edgeq.toolchain.host import STRICT_FLAGS, host_cc
 
 FIRMWARE_DIR = Path(__file__).resolve().parent.parent.parent / "firmware"
 ARM_INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.toolchain.host import compile_shared
 from edgeq.codegen.emitter import generate
 from edgeq.codegen.naming import c_comment, c_identifier, c_string
 from edgeq.ir import Graph, Tensor
 from edgeq.ir.graph import Node
 from edgeq.ops import RELU, Conv2D, Reshape
 from edgeq.quant.quantize import quantize_graph
+from edgeq.toolchain.host import compile_shared
 
 EVIL = 'evil */ int edgeq_injected = 1; /* "\n#error pwned\r\\ \x00 ??= \u00e9'
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from edgeq.boards import MemoryRegion, load_board
+from edgeq.errors import EdgeqError
 from edgeq.toolchain import firmware as fwbuild
 from edgeq.toolchain.firmware import build_firmware, qemu_command
-from edgeq.errors import EdgeqError
 
 from .conftest import EMULATED, PHYSICAL, Link, TinyModel, encode_frame, needs_arm, needs_qemu, results_of
 

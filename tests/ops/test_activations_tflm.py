@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.toolchain.host import STRICT_FLAGS, SharedModel, compile_shared, host_cc
 from edgeq.codegen.emitter import generate
 from edgeq.interpreter import run_int8
 from edgeq.ir import Graph, Tensor
@@ -28,6 +27,7 @@ from edgeq.ops.activations import SoftmaxKernel
 from edgeq.ops.base import Op
 from edgeq.quant import fixedpoint as fx
 from edgeq.quant.quantize import quantize_graph
+from edgeq.toolchain.host import STRICT_FLAGS, SharedModel, compile_shared, host_cc
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "templates" / "runtime"
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
