@@ -36,6 +36,7 @@ from edgeq.ops import (
     Add,
     AvgPool2D,
     Clamp,
+    ClampInput,
     Concat,
     Conv2D,
     DepthwiseConv2D,
@@ -70,7 +71,9 @@ SUPPORTED: list[tuple[str, str]] = [
     ("RESHAPE, SQUEEZE", "reshape"),
     ("CONCATENATION", "concat"),
     ("SOFTMAX (beta), LOGISTIC, TANH", "softmax, logistic, tanh"),
-    ("RELU, RELU6, RELU_N1_TO_1", "clamp"),
+    ("RELU", "clamp (requantizes, as TFLite Micro)"),
+    ("RELU6, RELU_N1_TO_1", "clamp_input (clamps in the input's parameters, as TFLite Micro)"),
+    ("QUANTIZE (int8 to int8, inside the model)", "clamp (requantize, no bounds)"),
 ]
 
 _TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool", 7: "int16",
@@ -258,7 +261,7 @@ def _read_model(path: Path) -> _TfModel:
 
 _MAPPED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
            "PAD", "PADV2", "RESHAPE", "SQUEEZE", "CONCATENATION", "SOFTMAX", "LOGISTIC", "TANH", "RELU", "RELU6",
-           "RELU_N1_TO_1"}
+           "RELU_N1_TO_1", "QUANTIZE"}
 _ACTIVATIONS = {"NONE": NO_ACTIVATION, "RELU": RELU, "RELU6": RELU6, "RELU_N1_TO_1": Activation(-1.0, 1.0)}
 #: Inputs of each operator that are constants read at import (weights, bias, axes, paddings, shapes).
 _CONST_INPUTS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2), "MEAN": (1,),
@@ -328,9 +331,9 @@ def _check(model: _TfModel, path: Path) -> _Plan:
             if tt.signature is not None and any(d < 0 for d in tt.signature[1:]):
                 raise EdgeqError(f"model file {path}: tensor {_printable(tt.name)!r} has a dynamic shape "
                                  f"{list(tt.signature)}; edgeq needs static shapes (export with a fixed input size)")
-            if not tt.shape or tt.shape[0] != 1:
+            if any(d <= 0 for d in tt.shape):
                 raise EdgeqError(f"model file {path}: tensor {_printable(tt.name)!r} has shape {list(tt.shape)}; "
-                                 "edgeq needs a batch of 1 as the first dimension")
+                                 "edgeq needs static shapes")
             if tt.scale.size != 1 or tt.zero_point.size != 1:
                 raise EdgeqError(f"model file {path}: activation {_printable(tt.name)!r} has no per-tensor "
                                  "quantization parameters")
@@ -368,11 +371,17 @@ class _Builder:
         zp = int(t.zero_point[0]) if t.zero_point.size else 0
         return QuantParams.per_tensor(float(t.scale[0]), zp)
 
+    @staticmethod
+    def ir_shape(t: _TfTensor) -> tuple[int, ...]:
+        """IR activations lead with a batch of 1; a TFLite tensor that does not (rows of a
+        flattened FULLY_CONNECTED, say [4, 8]) gets one in front: [1, 4, 8]."""
+        return t.shape if t.shape and t.shape[0] == 1 else (1, *t.shape)
+
     def activation(self, index: int) -> str:
         if index not in self.names:
             t = self.model.tensors[index]
             name = self.graph.unique_name(self._base(t))
-            self.graph.add_tensor(Tensor(name, t.shape, DType.INT8, quant=self._quant(t, len(t.shape))))
+            self.graph.add_tensor(Tensor(name, self.ir_shape(t), DType.INT8, quant=self._quant(t, len(t.shape))))
             self.names[index] = name
         return self.names[index]
 
@@ -492,13 +501,13 @@ class _Builder:
         if wq.axis not in (None, 0):
             raise self.fail(op, f"weights quantized along dimension {wq.axis}")
         in_features = ws[1]
-        size = int(np.prod(xs))
-        if size % in_features:
+        if int(np.prod(xs)) % in_features:
             raise self.fail(op, f"input {list(xs)} does not split into rows of {in_features}")
-        if xs[-1] != in_features or (not op.options.get("keep_num_dims") and len(xs) != 2):
-            # TFLite flattens the input to [size / in_features, in_features].
-            x = self.emit(op, Reshape(shape=(size // in_features, in_features)), [x],
-                          shape=(size // in_features, in_features), like=x)
+        # TFLite flattens the input to rows of in_features unless keep_num_dims; the IR op keeps
+        # the leading dimensions, so the input is reshaped to the output's leading dimensions.
+        rows_shape = (*self.ir_shape(self.model.tensors[op.outputs[0]])[:-1], in_features)
+        if tuple(xs) != rows_shape:
+            x = self.emit(op, Reshape(shape=rows_shape), [x], shape=rows_shape, like=x)
         b = self.bias(op, x, w, ws[0])
         self.emit(op, FullyConnected(activation=self.act(op), per_channel=wq.axis is not None), [x, w, b],
                   op.outputs[0])
@@ -554,14 +563,17 @@ class _Builder:
 
     def reshape(self, op: _TfOp) -> None:
         x = self.activation(op.inputs[0])
-        shape = self.model.tensors[op.outputs[0]].shape
-        self.emit(op, Reshape(shape=tuple(shape)), [x], op.outputs[0])
+        shape = self.ir_shape(self.model.tensors[op.outputs[0]])
+        self.emit(op, Reshape(shape=shape), [x], op.outputs[0])
 
     def concat(self, op: _TfOp) -> None:
         if self.act(op) != NO_ACTIVATION:
             raise self.fail(op, "a fused activation on a concatenation")
         xs = [self.activation(t) for t in op.inputs]
-        self.emit(op, Concat(axis=int(op.options["axis"])), xs, op.outputs[0])
+        axis = int(op.options["axis"])
+        if axis >= 0 and len(self.graph.tensors[xs[0]].shape) > len(self.model.tensors[op.inputs[0]].shape):
+            axis += 1  # the IR tensor has a batch of 1 in front
+        self.emit(op, Concat(axis=axis), xs, op.outputs[0])
 
     def unary(self, op: _TfOp, ir: Op) -> None:
         self.emit(op, ir, [self.activation(op.inputs[0])], op.outputs[0])
@@ -585,8 +597,11 @@ class _Builder:
             "LOGISTIC": lambda o: self.unary(o, Logistic()),
             "TANH": lambda o: self.unary(o, Tanh()),
             "RELU": lambda o: self.unary(o, Clamp(activation=RELU)),
-            "RELU6": lambda o: self.unary(o, Clamp(activation=RELU6)),
-            "RELU_N1_TO_1": lambda o: self.unary(o, Clamp(activation=_ACTIVATIONS["RELU_N1_TO_1"])),
+            # TFLite Micro's RELU requantizes; its RELU6 and RELU_N1_TO_1 clamp in the input's units.
+            "RELU6": lambda o: self.unary(o, ClampInput(activation=RELU6)),
+            "RELU_N1_TO_1": lambda o: self.unary(o, ClampInput(activation=_ACTIVATIONS["RELU_N1_TO_1"])),
+            # Inside the model QUANTIZE requantizes int8 to int8 (TFLite Micro's Requantize).
+            "QUANTIZE": lambda o: self.unary(o, Clamp(activation=NO_ACTIVATION)),
         }
         if len(op.outputs) != 1:
             raise self.fail(op, f"{len(op.outputs)} outputs")

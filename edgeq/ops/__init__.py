@@ -4,6 +4,7 @@ from edgeq.ops.activations import Logistic, Softmax, Tanh
 from edgeq.ops.add import Add
 from edgeq.ops.base import Op, OutputQuant
 from edgeq.ops.clamp import Clamp
+from edgeq.ops.clamp_input import ClampInput
 from edgeq.ops.common import NO_ACTIVATION, RELU, RELU6, Activation
 from edgeq.ops.concat import Concat
 from edgeq.ops.conv2d import Conv2D
@@ -18,7 +19,8 @@ from edgeq.ops.shape_ops import Pad, Reshape, Transpose
 OPS: dict[str, type[Op]] = {
     cls.kind: cls
     for cls in (Conv2D, DepthwiseConv2D, FullyConnected, Add, Mul, Concat, MaxPool2D, AvgPool2D,
-                Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh, BatchNorm, Identity, Mean)
+                Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh, BatchNorm, Identity, Mean,
+                ClampInput)
 }
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "AvgPool2D",
     "BatchNorm",
     "Clamp",
+    "ClampInput",
     "Concat",
     "Conv2D",
     "DepthwiseConv2D",
