@@ -35,9 +35,12 @@ class _Console:
             yield lambda n: None
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.text import Text
 
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.speed:>6.1f}/s" if total else ""), TimeRemainingColumn()]
+        def rate(task) -> Text:
+            return Text(f"{task.speed:>6.1f}/s" if total and task.speed is not None else "")
+
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), rate, TimeRemainingColumn()]
         with Progress(*columns, console=self.err, transient=True) as bar:
             task = bar.add_task(label, total=total)
             yield lambda n: bar.advance(task, n)

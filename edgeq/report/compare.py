@@ -148,8 +148,8 @@ def evaluate_gates(current: dict[str, Any], baseline: dict[str, Any] | None, *,
         drop = round(100 * (ref - acc), 4)
         gates.append({"gate": "accuracy drop", "value": drop, "limit": max_accuracy_drop,
                       "passed": drop <= max_accuracy_drop,
-                      "text": f"{which} {100 * acc:.2f}% vs {against} {100 * ref:.2f}%: drop {drop:.2f} pp "
-                              f"(max {max_accuracy_drop:g} pp)"})
+                      "text": f"accuracy drop {drop:.2f} pp (max {max_accuracy_drop:g} pp): {which} "
+                              f"{100 * acc:.2f}% vs {against} {100 * ref:.2f}%"})
     count, unit = latency_of(current)
     for name, limit, value, base_value, what in [
         ("flash", max_flash, current["size"].get("flash_bytes"),
