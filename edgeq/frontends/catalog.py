@@ -8,6 +8,8 @@ FRONTENDS = {
     "PyTorch": ("edgeq.frontends.torch_frontend", "torch"),
     "Keras": ("edgeq.frontends.keras_frontend", "tensorflow"),
     "TFLite": ("edgeq.frontends.tflite_frontend", "tflite"),
+    "ONNX": ("edgeq.frontends.onnx_frontend", "onnx"),
+    "PyTorch (eager-mode quantized)": ("edgeq.frontends.torch_quantized", "torch"),
 }
 
 

@@ -16,6 +16,7 @@ FILE_TYPES = {
     ".h5": "keras",
     ".hdf5": "keras",
     ".tflite": "tflite",
+    ".onnx": "onnx",
 }
 
 
@@ -61,6 +62,12 @@ def load_file(path: str | Path, name: str | None = None) -> LoadedModel:
         from edgeq.frontends.tflite_frontend import load_tflite
 
         return LoadedModel(load_tflite(p, name=model_name), kind, sha, model_name)
+    if kind == "onnx":
+        try:
+            from edgeq.frontends.onnx_frontend import load_onnx
+        except ImportError:
+            raise _missing("ONNX", "onnx") from None
+        return LoadedModel(load_onnx(p, name=model_name), kind, sha, model_name)
     try:
         from edgeq.frontends.keras_frontend import load_keras_file
     except ImportError:
@@ -74,6 +81,11 @@ def load_object(model: Any, example_input: Any = None, name: str | None = None) 
 
     module = type(model).__module__
     if module.startswith("torch") or _is_torch_module(model):
+        from edgeq.frontends.torch_quantized import from_torch_quantized, is_quantized_module
+
+        if is_quantized_module(model):  # converted by torch.ao.quantization (eager mode)
+            graph = from_torch_quantized(model, example_input, name=name)
+            return LoadedModel(graph, "pytorch-quantized", graph_sha256(graph), graph.name)
         from edgeq.frontends.torch_frontend import from_torch
 
         if example_input is None and not type(model).__name__ == "ExportedProgram":
