@@ -34,13 +34,22 @@ class _Console:
         if self.quiet or not self.err.is_terminal:
             yield lambda n: None
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         from rich.text import Text
 
-        def rate(task) -> Text:
-            return Text(f"{task.speed:>6.1f}/s" if total and task.speed is not None else "")
+        class Rate(ProgressColumn):  # samples per second; speed is None until a few are done
+            def render(self, task) -> Text:
+                return Text(f"{task.speed:>6.1f}/s" if total and task.speed is not None else "")
 
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), rate, TimeRemainingColumn()]
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                   TimeRemainingColumn()]
         with Progress(*columns, console=self.err, transient=True) as bar:
             task = bar.add_task(label, total=total)
             yield lambda n: bar.advance(task, n)
