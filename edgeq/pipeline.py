@@ -87,7 +87,7 @@ def write_build(loaded: LoadedModel, float_graph: Graph | None, quantized: Graph
     from edgeq.toolchain.firmware import build_firmware
 
     with staged_output(options.out, options.force) as stage:
-        src = generate(quantized, stage / "src", model_sha256=loaded.sha256)
+        src = generate(quantized, stage / "src", model_sha256=loaded.sha256, target_features=board.features)
         artifact = build_firmware(stage / "src", board, stage / "bin", opt=options.opt)
         (stage / "graph.txt").write_text(dump(quantized) + "\n")
         save_graphs(stage, float_graph, quantized)

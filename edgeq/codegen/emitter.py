@@ -46,6 +46,10 @@ def _rows(values: np.ndarray, per_row: int = 16) -> list[str]:
     return [", ".join(flat[i : i + per_row]) for i in range(0, len(flat), per_row)]
 
 
+def _c_type(data: np.ndarray) -> str:
+    return {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t"}[str(data.dtype)]
+
+
 def _constant_symbols(graph: Graph, name: str) -> dict[str, str]:
     symbols: dict[str, str] = {}
     for i, node in enumerate(graph.nodes):
@@ -62,7 +66,10 @@ def _io(graph: Graph, tensor: Tensor, layout: str) -> dict[str, Any]:
                 zero_point=tensor.quant.zp, layout_comment=f"NHWC inside; the user's framework uses {layout}")
 
 
-def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None) -> GeneratedSources:
+def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
+             target_features: tuple[str, ...] | list[str] = ()) -> GeneratedSources:
+    """Render `graph` into C in out_dir. `target_features` are the board's cpu features
+    (dsp, mve, ...): ops with specialised kernels pick their variant from them."""
     if not graph.is_quantized:
         raise AssertionError("generate() needs a quantized graph")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
@@ -81,17 +88,30 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None) -> Ge
             return "output"
         return f"(arena + {plan.allocations[tensor].offset})"
 
+    features = tuple(target_features)
+    overrides: dict[str, np.ndarray] = {}  # C symbol -> kernel layout of a layer's constant
     layers = []
     for i, node in enumerate(graph.nodes):
         fn = f"edgeq_{name}_l{i}_{node.kind}"
         consts = [symbols[t] for t in node.inputs if graph.tensors[t].is_constant]
-        ctx: dict[str, Any] = dict(fn=fn, k=node.kernel, op=node.op)
+        ctx: dict[str, Any] = dict(fn=fn, k=node.kernel, op=node.op, features=features)
         if consts:
             ctx["w"] = consts[0]
         if len(consts) > 1:
             ctx["b"] = consts[1]
-        ctx.update(node.op.template_context(node, graph))
-        code = env.get_template(node.op.template).render(**ctx)
+        template = node.op.template
+        kernel_context = getattr(node.op, "kernel_context", None)
+        if kernel_context is not None:
+            kctx = kernel_context(node, graph, features)
+            template = kctx.pop("template", template)
+            for role, data in kctx.pop("constants", {}).items():
+                symbol = f"edgeq_{name}_l{i}_{role}"
+                overrides[symbol] = data
+                ctx["w" if role == "weights" else "b" if role == "bias" else role] = symbol
+            ctx.update(kctx)
+        else:
+            ctx.update(node.op.template_context(node, graph))
+        code = env.get_template(template).render(**ctx)
         activations = [t for t in node.inputs if not graph.tensors[t].is_constant]
         out = node.outputs[0]
         layers.append(dict(kind=node.kind, comment=c_comment(node.source or node.name), code=code, fn=fn,
@@ -102,8 +122,13 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None) -> Ge
     for tensor, symbol in symbols.items():
         t = graph.tensors[tensor]
         assert t.data is not None
-        constants.append(dict(symbol=symbol, ctype=t.dtype.c_type, dtype=t.dtype.value, shape=list(t.shape),
-                              size=t.size, rows=_rows(t.data), comment=c_comment(tensor)))
+        data = overrides.pop(symbol, t.data)
+        comment = c_comment(tensor) + (" (kernel layout)" if data is not t.data else "")
+        constants.append(dict(symbol=symbol, ctype=_c_type(data), dtype=str(data.dtype), shape=list(data.shape),
+                              size=data.size, rows=_rows(data), comment=comment))
+    for symbol, data in overrides.items():  # layouts of constants another layer printed first
+        constants.append(dict(symbol=symbol, ctype=_c_type(data), dtype=str(data.dtype), shape=list(data.shape),
+                              size=data.size, rows=_rows(data), comment="kernel layout"))
 
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     common.update(layers=layers, constants=constants, arena_bytes=plan.arena_bytes,

@@ -104,6 +104,11 @@ class Conv2D(Op):
                     dil_h=self.dilation[0], dil_w=self.dilation[1], pad_top=self.padding[0],
                     pad_left=self.padding[2])
 
+    def kernel_context(self, node: Node, graph: Graph, features: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Template context of the specialised kernel for a core with `features` (board cpu
+        features): reordered/padded weights and folded bias as the layer's constants."""
+        return _conv_kernel_context(self, node, graph, tuple(features))
+
 
 def _requantize(acc: np.ndarray, k: Any) -> np.ndarray:
     """Per-channel requantize of [rows, channels] int32 accumulators to clamped int8."""
@@ -112,3 +117,73 @@ def _requantize(acc: np.ndarray, k: Any) -> np.ndarray:
 
 
 requantize_per_channel = _requantize
+
+
+# ---- generation-time kernel layouts (the numpy reference above keeps the IR tensors) ----------
+
+
+def round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def folded_bias(bias: np.ndarray, w_rows: np.ndarray, input_offset: int, rows: int) -> list[int]:
+    """bias + input_offset * sum(weights) per output channel, padded to `rows` with zeros.
+
+    The kernels then multiply raw int8 inputs: sum((x + off) * w) = sum(x * w) + off * sum(w),
+    the same integer sum, so exact in int32. Padded input positions must read the zero point."""
+    folded = bias.astype(np.int64) + input_offset * w_rows.astype(np.int64).sum(axis=1)
+    if np.any(folded < -(2**31)) or np.any(folded >= 2**31):
+        raise ValueError("folded bias out of int32 range")
+    out = np.zeros(rows, dtype=np.int64)
+    out[: len(folded)] = folded
+    return [int(v) for v in out]
+
+
+def padded_list(values: np.ndarray, rows: int) -> list[int]:
+    v = [int(x) for x in np.broadcast_to(np.asarray(values), (len(np.atleast_1d(values)),))]
+    return v + [v[-1]] * (rows - len(v))
+
+
+def dsp_pairs(w: np.ndarray) -> np.ndarray:
+    """Rows of int8 weights (length a multiple of 4) with each group of 4 stored as w0 w2 w1 w3:
+    SXTB16 of the word gives (w0, w1) and SXTB16 of it rotated by 8 gives (w2, w3), the pairs
+    SMLAD multiplies with int16 inputs read in order."""
+    r, k = w.shape
+    return w.reshape(r, k // 4, 4)[:, :, [0, 2, 1, 3]].reshape(r, k)
+
+
+def interior(size: int, out: int, kernel: int, stride: int, dilation: int, pad: int) -> tuple[int, int]:
+    """[lo, hi) of output positions whose whole window lies inside the input."""
+    lo = -(-pad // stride)
+    hi = (size - 1 - (kernel - 1) * dilation + pad) // stride + 1
+    lo, hi = min(max(lo, 0), out), min(max(hi, 0), out)
+    return lo, max(lo, hi)
+
+
+def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
+    ctx = op.template_context(node, graph)
+    k: ConvKernel = node.kernel
+    w = graph.tensors[node.inputs[1]].data
+    b = graph.tensors[node.inputs[2]].data
+    assert w is not None and b is not None
+    oc, kh, kw, ic = w.shape
+    depth = kh * kw * ic
+    dsp = "dsp" in features
+    k_pad, oc_pad = round_up(depth, 4), round_up(oc, 2)
+    wk = np.zeros((oc_pad, k_pad), dtype=np.int8)
+    wk[:oc, :depth] = w.reshape(oc, depth)
+    if dsp:
+        wk = dsp_pairs(wk)
+    (t, _, left, _), y, x = op.padding, graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
+    oy_lo, oy_hi = interior(y[1], x[1], kh, op.stride[0], op.dilation[0], t)
+    ox_lo, ox_hi = interior(y[2], x[2], kw, op.stride[1], op.dilation[1], left)
+    ctx.update(variant="dsp" if dsp else "portable", depth=depth, k_pad=k_pad, oc_pad=oc_pad,
+               pixels=x[1] * x[2], pad_value=-k.input_offset, word_copy=dsp and ic % 4 == 0,
+               pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0),
+               k_groups=k_pad // 4, oc_odd=oc % 2 == 1, pixels_odd=(x[1] * x[2]) % 2 == 1,
+               template="ops/conv2d_kernel.c.j2", oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               mult=padded_list(k.multipliers, oc_pad), shift=padded_list(k.shifts, oc_pad),
+               constants={"weights": wk,
+                          "bias": np.array(folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad), np.int32)})
+    return ctx
+

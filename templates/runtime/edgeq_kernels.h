@@ -1,0 +1,53 @@
+/* edgeq kernel helpers: unaligned loads, int8 -> int16 expansion and (on cores with the DSP
+ * extension) the ACLE dual 16-bit multiply-accumulate intrinsics. Included by the generated
+ * conv / depthwise / fully connected kernels; everything here is static inline. */
+#ifndef EDGEQ_KERNELS_H
+#define EDGEQ_KERNELS_H
+
+#include <stdint.h>
+#include <string.h>
+#include "edgeq_fixedpoint.h"
+
+/* EDGEQ_USE_DSP: the model was generated for a core with the DSP extension (cpu feature dsp);
+ * compiling it for a core without one fails on the undeclared intrinsics. */
+#if defined(EDGEQ_USE_DSP)
+#include <arm_acle.h>
+#endif
+
+static inline uint32_t edgeq_read32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void edgeq_write32(void *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+/* Requantize an int32 accumulator to the int8 output: edgeq_mbqm, offset, clamp. */
+static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset,
+                                   int32_t lo, int32_t hi)
+{
+    return (int8_t)edgeq_clamp(edgeq_mbqm(acc, multiplier, shift) + offset, lo, hi);
+}
+
+#if defined(EDGEQ_USE_DSP)
+static inline uint32_t edgeq_ror8(uint32_t v)
+{
+    return (v >> 8) | (v << 24);
+}
+
+/* Four int8 at src to four int16 at dst (dst 4-byte aligned), in order. */
+static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
+{
+    const uint32_t v = edgeq_read32(src);
+    const uint32_t even = (uint32_t)__sxtb16(v);             /* x0, x2 */
+    const uint32_t odd = (uint32_t)__sxtb16(edgeq_ror8(v));  /* x1, x3 */
+    edgeq_write32(dst, (even & 0xFFFFu) | (odd << 16));      /* x0, x1 */
+    edgeq_write32(dst + 2, (odd & 0xFFFF0000u) | (even >> 16)); /* x2, x3 */
+}
+#endif
+
+#endif /* EDGEQ_KERNELS_H */

@@ -1,0 +1,71 @@
+"""The specialised kernels' DSP variant (SXTB16/SMLAD) on an emulated Cortex-M4, byte for
+byte against the numpy int8 reference: one-op graphs built for qemu-cortex-m4 and run under
+QEMU. (The portable variant is checked on the host by test_ops_conformance.py.)"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeq.api import BuiltModel
+from edgeq.boards import load_board
+from edgeq.frontends.load import LoadedModel
+from edgeq.interpreter import run_int8
+from edgeq.ops import NO_ACTIVATION, RELU, RELU6, Activation, Conv2D, DepthwiseConv2D, FullyConnected
+from edgeq.pipeline import BuildOptions, write_build
+from edgeq.quant.quantize import quantize_graph
+from tests.opcheck import one_op_graph
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                       reason="needs arm-none-eabi-gcc and qemu-system-arm"),
+]
+
+
+def _conv(rng, x, oc, k, stride=1, dil=1, pad=(0, 0, 0, 0), act=RELU):
+    return one_op_graph(Conv2D(stride=(stride, stride), dilation=(dil, dil), padding=pad, activation=act),
+                        [x], [rng.normal(size=(oc, k, k, x[3])), rng.normal(size=oc)])
+
+
+def _dw(rng, x, k, m=1, stride=1, pad=(0, 0, 0, 0), act=RELU6):
+    return one_op_graph(DepthwiseConv2D(stride=(stride, stride), padding=pad, depth_multiplier=m, activation=act),
+                        [x], [rng.normal(size=(1, k, k, x[3] * m)), rng.normal(size=x[3] * m)])
+
+
+def _fc(rng, n_in, n_out, per_channel=False, act=NO_ACTIVATION):
+    return one_op_graph(FullyConnected(activation=act, per_channel=per_channel), [(1, n_in)],
+                        [rng.normal(size=(n_out, n_in)), rng.normal(size=n_out)])
+
+
+CASES = {
+    "conv3x3_c3_odd": lambda r: _conv(r, (1, 7, 9, 3), 5, 3, pad=(1, 1, 1, 1)),
+    "conv3x3_c8_s2": lambda r: _conv(r, (1, 9, 8, 8), 6, 3, stride=2, pad=(0, 1, 0, 1), act=Activation()),
+    "conv3x3_c4_dil2": lambda r: _conv(r, (1, 8, 8, 4), 4, 3, dil=2, pad=(2, 2, 1, 1)),
+    "conv1x1_c16": lambda r: _conv(r, (1, 5, 5, 16), 7, 1),
+    "conv1x1_c6_s2": lambda r: _conv(r, (1, 6, 6, 6), 4, 1, stride=2),
+    "dw3x3_c8": lambda r: _dw(r, (1, 7, 6, 8), 3, pad=(1, 1, 1, 1)),
+    "dw3x3_c12_s2": lambda r: _dw(r, (1, 9, 9, 12), 3, stride=2, pad=(0, 1, 0, 1)),
+    "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
+    "fc_37_11": lambda r: _fc(r, 37, 11),
+    "fc_64_8_pc": lambda r: _fc(r, 64, 8, per_channel=True, act=RELU),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_dsp_kernel_on_cortex_m4(case: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(sorted(CASES).index(case))
+    graph = CASES[case](rng)
+    shape = graph.tensors[graph.inputs[0]].shape
+    q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
+    samples = rng.normal(size=(3, *shape[1:])).astype(np.float32) * 3
+    xq = q.tensors[q.inputs[0]].quant.quantize(samples)
+    expected = run_int8(q, [xq])[0]
+    board = load_board("qemu-cortex-m4")
+    loaded = LoadedModel(graph, "edgeq", "0" * 64, f"opcheck_{case}")
+    bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
+    got = BuiltModel(bd).run(xq, raw=True)
+    np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
