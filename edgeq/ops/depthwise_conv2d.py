@@ -24,7 +24,7 @@ from edgeq.ops.common import (
     window_out,
     windows,
 )
-from edgeq.ops.conv2d import ConvKernel, requantize_per_channel
+from edgeq.ops.conv2d import ConvKernel, folded_bias, interior, padded_list, requantize_per_channel
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,27 @@ class DepthwiseConv2D(Op):
                     depth_multiplier=self.depth_multiplier, k_h=w[1], k_w=w[2],
                     stride_h=self.stride[0], stride_w=self.stride[1], dil_h=self.dilation[0],
                     dil_w=self.dilation[1], pad_top=self.padding[0], pad_left=self.padding[2])
+
+    def kernel_context(self, node: Node, graph: Graph, features: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Context of the specialised kernel for a core with cpu `features` (depth multiplier 1)."""
+        return _dw_kernel_context(self, node, graph, tuple(features))
+
+
+def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
+    ctx = op.template_context(node, graph)
+    if op.depth_multiplier != 1:  # the generic kernel
+        return ctx
+    k: ConvKernel = node.kernel
+    w = graph.tensors[node.inputs[1]].data
+    b = graph.tensors[node.inputs[2]].data
+    assert w is not None and b is not None
+    _, kh, kw, c = w.shape
+    x, y = graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
+    oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], op.padding[0])
+    ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], op.padding[2])
+    dsp = "dsp" in features
+    ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant="dsp" if dsp else "portable",
+               simd=dsp and c % 4 == 0, pad_value=-k.input_offset, oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo,
+               ox_hi=ox_hi, mult=padded_list(k.multipliers, c), shift=padded_list(k.shifts, c),
+               constants={"bias": np.array(folded_bias(b, w.reshape(-1, c).T, k.input_offset, c), np.int32)})
+    return ctx

@@ -21,7 +21,7 @@ from edgeq.ops.common import (
     quantize_bias,
     quantize_weights,
 )
-from edgeq.ops.conv2d import ConvKernel, requantize_per_channel
+from edgeq.ops.conv2d import ConvKernel, folded_bias, padded_list, requantize_per_channel, round_up
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,32 @@ class FullyConnected(Op):
         w = graph.tensors[node.inputs[1]].shape
         rows = graph.tensors[node.inputs[0]].size // w[1]
         return dict(rows=rows, in_features=w[1], out_features=w[0])
+
+    def kernel_context(self, node: Node, graph: Graph, features: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Context of the specialised kernel for a core with cpu `features`."""
+        return _fc_kernel_context(self, node, graph, tuple(features))
+
+
+def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
+    ctx = op.template_context(node, graph)
+    k = node.kernel
+    w = graph.tensors[node.inputs[1]].data
+    b = graph.tensors[node.inputs[2]].data
+    assert w is not None and b is not None
+    n_out, n_in = w.shape
+    dsp = "dsp" in features
+    k_pad, o_pad = round_up(n_in, 4), round_up(n_out, 4)
+    wk = np.zeros((o_pad, k_pad), dtype=np.int8)
+    wk[:n_out, :n_in] = w
+    if dsp:  # [o/4][k/4][4 outputs][4 inputs]: one 16-byte run per step of the inner loop
+        wk = wk.reshape(o_pad // 4, 4, k_pad // 4, 4).transpose(0, 2, 1, 3).reshape(o_pad, k_pad)
+        layout = "interleaved [out/4][in/4][4 outputs][4 inputs]"
+    else:
+        layout = f"[{o_pad}][{k_pad}], zero padded"
+    mult = padded_list(np.broadcast_to(k.multipliers, (n_out,)), o_pad)
+    shift = padded_list(np.broadcast_to(k.shifts, (n_out,)), o_pad)
+    ctx.update(template="ops/fully_connected_kernel.c.j2", variant="dsp" if dsp else "portable",
+               k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout, mult=mult, shift=shift,
+               constants={"weights": wk,
+                          "bias": np.array(folded_bias(b, w, k.input_offset, o_pad), np.int32)})
+    return ctx
