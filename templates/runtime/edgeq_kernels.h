@@ -10,7 +10,7 @@
 
 /* EDGEQ_USE_DSP: the model was generated for a core with the DSP extension (cpu feature dsp);
  * compiling it for a core without one fails on the undeclared intrinsics. */
-#if defined(EDGEQ_USE_DSP)
+#if defined(EDGEQ_USE_DSP) || defined(__ARM_FEATURE_SAT)
 #include <arm_acle.h>
 #endif
 
@@ -26,11 +26,32 @@ static inline void edgeq_write32(void *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
+/* edgeq_mbqm for the requantization of kernels (multiplier in [2^30, 2^31) or 0, shift in
+ * [-31, 30]), bit for bit, without 64-bit division: srdhm's (ab + nudge) / 2^31 truncated
+ * towards zero equals floor((ab + 2^30) / 2^31) for either sign of ab, and rounding half away
+ * from zero by 2^right keeps TFLite's remainder/threshold test in 32 bits. */
+static inline int32_t edgeq_mbqm_fast(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int64_t ab = (int64_t)(int32_t)((uint32_t)x << left) * (int64_t)multiplier;
+    const int32_t high = (int32_t)((ab + (INT64_C(1) << 30)) >> 31);
+    const int32_t mask = (int32_t)((UINT32_C(1) << right) - UINT32_C(1));
+    const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)high >> 31);
+    return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
 /* Requantize an int32 accumulator to the int8 output: edgeq_mbqm, offset, clamp. */
 static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset,
                                    int32_t lo, int32_t hi)
 {
-    return (int8_t)edgeq_clamp(edgeq_mbqm(acc, multiplier, shift) + offset, lo, hi);
+    const int32_t y = edgeq_mbqm_fast(acc, multiplier, shift) + offset;
+#if defined(__ARM_FEATURE_SAT)
+    if (lo == -128 && hi == 127) {
+        return (int8_t)__ssat(y, 8);
+    }
+#endif
+    return (int8_t)edgeq_clamp(y, lo, hi);
 }
 
 #if defined(EDGEQ_USE_DSP)
