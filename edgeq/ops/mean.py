@@ -1,13 +1,13 @@
 """MEAN over H and W of an NHWC tensor (TFLite's MEAN with axis [1, 2]), keep_dims or not.
 
-int8 follows TFLite Micro (micro/kernels/reduce_common.cc, EvalIntegerMean):
-
-- input and output with the same scale and zero point: the int32 sum of the raw int8
-  values divided by the element count with C's truncating division (reference Mean);
-- otherwise QuantizedMeanOrSum: (sum - count * input_zp) is requantized by the multiplier
-  of input_scale / output_scale with 1 / count folded into it (the multiplier is shifted
-  left by floor(log2(count)), at most 32 and at most 31 + shift, then divided by count
-  with truncation), plus the output zero point, saturated to int8.
+int8 follows TFLite Micro's reference kernel (micro/kernels/reduce_common.cc, EvalIntegerMean
+-> QuantizedMeanOrSum in kernels/internal/reference/reduce.h), which it uses for int8 whether
+or not the input and output parameters are equal (checked against the tflite-micro package;
+some vendor kernels take a plain sum / count path when they are equal, the reference does not):
+(sum - count * input_zp) is requantized by the multiplier of input_scale / output_scale with
+1 / count folded into it (the multiplier is shifted left by floor(log2(count)), at most 32 and
+at most 31 + shift, then divided by count with truncation), plus the output zero point,
+saturated to int8.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_mu
 @dataclass(frozen=True)
 class MeanKernel:
     count: int  # elements averaged per output (H * W)
-    plain: bool  # same input and output parameters: truncating sum / count
     input_zero_point: int
     sum_offset: int  # -count * input zero point
     output_offset: int
-    multiplier: int  # 1 / count folded in (unused when plain)
+    multiplier: int  # input_scale / output_scale with 1 / count folded in
     shift: int
 
 
@@ -61,20 +60,15 @@ class Mean(Op):
         qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
         x = graph.tensors[node.inputs[0]].shape
         count = int(x[1] * x[2])
-        # TFLite Micro compares the float32 scales as stored.
-        plain = qin.zp == qout.zp and np.float32(qin.s) == np.float32(qout.s)
         m, s = quantize_multiplier(float(np.float32(qin.s)) / float(np.float32(qout.s)))
         m, s = fold_count(m, s, count)
-        return MeanKernel(count, bool(plain), qin.zp, -count * qin.zp, qout.zp, int(m), int(s))
+        return MeanKernel(count, qin.zp, -count * qin.zp, qout.zp, int(m), int(s))
 
     def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
         k: MeanKernel = kernel
         total = ins[0].astype(np.int64).sum(axis=(1, 2), keepdims=True)
-        if k.plain:
-            y = np.sign(total) * (np.abs(total) // k.count)  # C division truncates toward zero
-        else:
-            y = multiply_by_quantized_multiplier(total + k.sum_offset, k.multiplier, k.shift)
-            y = np.clip(y + k.output_offset, -128, 127)
+        y = multiply_by_quantized_multiplier(total + k.sum_offset, k.multiplier, k.shift)
+        y = np.clip(y + k.output_offset, -128, 127)
         return self._out(y.astype(np.int8))
 
     def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:

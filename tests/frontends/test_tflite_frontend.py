@@ -88,7 +88,7 @@ def test_parameters_are_kept_as_stored(tmp_path: Path) -> None:
     conv = g.nodes[0]
     w = g.tensors[conv.inputs[1]]
     assert w.dtype.value == "int8" and w.quant.axis == 0 and w.quant.scale.shape == (4,)
-    ref = [d for d in details.values() if tuple(d["shape"]) == (4, 3, 3, 3)][0]
+    ref = next(d for d in details.values() if tuple(d["shape"]) == (4, 3, 3, 3))
     np.testing.assert_array_equal(w.quant.scale, ref["quantization_parameters"]["scales"].astype(np.float64))
     np.testing.assert_array_equal(w.data, interp.get_tensor(ref["index"]))
     b = g.tensors[conv.inputs[2]]
