@@ -511,7 +511,21 @@ def _avg_pool(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
 
 def _global_pool(ctx: _Ctx, x: str, keepdims: bool, out: str, src: str) -> str:
     _, h, w, c = ctx.b.shape(x)
-    pool = AvgPool2D(kernel_size=(h, w), stride=(1, 1), padding=(0, 0, 0, 0))
+    pool: Any = AvgPool2D(kernel_size=(h, w), stride=(1, 1), padding=(0, 0, 0, 0))
+    if ctx.qdq:
+        # The model stores the mean with its own parameters: a depthwise convolution with unit
+        # weights of scale 1/(h*w) averages and requantizes with one rounding, as onnxruntime.
+        wq = QuantParams(np.array([1.0 / (h * w)]), np.array([0]), None)
+        weights = ctx.graph.unique_name(f"{out}_ones")
+        ctx.graph.add_tensor(Tensor(weights, (1, h, w, c), DType.INT8, data=np.ones((1, h, w, c), np.int8),
+                                    quant=wq))
+        bias = _add_int32_bias(ctx, np.zeros(c, np.int32), x, weights, f"{out}_zero_bias")
+        y = ctx.emit(DepthwiseConv2D(), [x, weights, bias], out if keepdims else f"{out}_pool", src)
+        if keepdims:
+            return y
+        ctx.graph.tensors[y].quant = _next_quantize(ctx, out)  # the reshape keeps them
+        ctx.graph.tensors[y].dtype = DType.INT8
+        return ctx.emit(Reshape(shape=(1, c)), [y], out, src)
     if keepdims:
         return ctx.emit(pool, [x], out, src)
     y = ctx.emit(pool, [x], f"{out}_pool", src)
@@ -724,6 +738,14 @@ def _qparams_of(ctx: _Ctx, node: Any, attrs: dict[str, Any], for_const: bool) ->
         raise _NodeError("per-channel quantization of an activation")
     unsigned = dtype == np.uint8
     return int8_params(scale.reshape(-1), zp_arr.reshape(-1), unsigned, axis), unsigned, dtype
+
+
+def _next_quantize(ctx: _Ctx, onnx_name: str) -> QuantParams | None:
+    """The parameters of the QuantizeLinear that reads `onnx_name`, if one does."""
+    for user in ctx.consumers.get(onnx_name, []):
+        if user.op_type == "QuantizeLinear":
+            return _qparams_of(ctx, user, _attrs(user), for_const=False)[0]
+    return None
 
 
 def _quantize_linear(ctx: _Ctx, node: Any, attrs: dict[str, Any]) -> None:
