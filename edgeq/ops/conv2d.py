@@ -139,6 +139,15 @@ def folded_bias(bias: np.ndarray, w_rows: np.ndarray, input_offset: int, rows: i
     return [int(v) for v in out]
 
 
+def requant_arrays(k: Any, rows: int, n: int) -> dict[str, Any]:
+    """Per-channel multipliers and shifts padded to `rows`; when every shift is <= 0 the
+    kernel uses the right-shift-only requantization and the shift array holds -shift."""
+    mult = padded_list(np.broadcast_to(k.multipliers, (n,)), rows)
+    shift = padded_list(np.broadcast_to(k.shifts, (n,)), rows)
+    right_only = all(s <= 0 for s in shift)
+    return dict(mult=mult, shift=[-s for s in shift] if right_only else shift, right_only=right_only)
+
+
 def padded_list(values: np.ndarray, rows: int) -> list[int]:
     v = [int(x) for x in np.broadcast_to(np.asarray(values), (len(np.atleast_1d(values)),))]
     return v + [v[-1]] * (rows - len(v))
@@ -158,6 +167,12 @@ def interior(size: int, out: int, kernel: int, stride: int, dilation: int, pad: 
     hi = (size - 1 - (kernel - 1) * dilation + pad) // stride + 1
     lo, hi = min(max(lo, 0), out), min(max(hi, 0), out)
     return lo, max(lo, hi)
+
+
+def _dsp_steps(groups: int) -> list[dict[str, int]]:
+    """The conv inner loop over groups of 4: pairs of groups (unrolled), then an odd one."""
+    steps = [{"count": groups // 2, "unroll": 2}, {"count": groups % 2, "unroll": 1}]
+    return [s for s in steps if s["count"]]
 
 
 def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
@@ -180,9 +195,10 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
     ctx.update(variant="dsp" if dsp else "portable", depth=depth, k_pad=k_pad, oc_pad=oc_pad,
                pixels=x[1] * x[2], pad_value=-k.input_offset, word_copy=dsp and ic % 4 == 0,
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0),
-               k_groups=k_pad // 4, oc_odd=oc % 2 == 1, pixels_odd=(x[1] * x[2]) % 2 == 1,
+               k_groups=k_pad // 4, dsp_steps=_dsp_steps(k_pad // 4), oc_odd=oc % 2 == 1,
+               pixels_odd=(x[1] * x[2]) % 2 == 1,
                template="ops/conv2d_kernel.c.j2", oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
-               mult=padded_list(k.multipliers, oc_pad), shift=padded_list(k.shifts, oc_pad),
+               **requant_arrays(k, oc_pad, oc),
                constants={"weights": wk,
                           "bias": np.array(folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad), np.int32)})
     return ctx

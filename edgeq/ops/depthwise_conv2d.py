@@ -24,7 +24,7 @@ from edgeq.ops.common import (
     window_out,
     windows,
 )
-from edgeq.ops.conv2d import ConvKernel, folded_bias, interior, padded_list, requantize_per_channel
+from edgeq.ops.conv2d import ConvKernel, folded_bias, interior, requant_arrays, requantize_per_channel
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,6 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
     dsp = "dsp" in features
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant="dsp" if dsp else "portable",
                simd=dsp and c % 4 == 0, pad_value=-k.input_offset, oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo,
-               ox_hi=ox_hi, mult=padded_list(k.multipliers, c), shift=padded_list(k.shifts, c),
+               ox_hi=ox_hi, **requant_arrays(k, c, c),
                constants={"bias": np.array(folded_bias(b, w.reshape(-1, c).T, k.input_offset, c), np.int32)})
     return ctx

@@ -21,7 +21,7 @@ from edgeq.ops.common import (
     quantize_bias,
     quantize_weights,
 )
-from edgeq.ops.conv2d import ConvKernel, folded_bias, padded_list, requantize_per_channel, round_up
+from edgeq.ops.conv2d import ConvKernel, folded_bias, requant_arrays, requantize_per_channel, round_up
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,8 @@ def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: t
         layout = "interleaved [out/4][in/4][4 outputs][4 inputs]"
     else:
         layout = f"[{o_pad}][{k_pad}], zero padded"
-    mult = padded_list(np.broadcast_to(k.multipliers, (n_out,)), o_pad)
-    shift = padded_list(np.broadcast_to(k.shifts, (n_out,)), o_pad)
     ctx.update(template="ops/fully_connected_kernel.c.j2", variant="dsp" if dsp else "portable",
-               k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout, mult=mult, shift=shift,
+               k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout, **requant_arrays(k, o_pad, n_out),
                constants={"weights": wk,
                           "bias": np.array(folded_bias(b, w, k.input_offset, o_pad), np.int32)})
     return ctx

@@ -14,6 +14,9 @@
 #include <arm_acle.h>
 #endif
 
+/* An int32 that may alias other types: aligned word reads of the kernels' int16 buffers. */
+typedef int32_t edgeq_word_t __attribute__((may_alias, aligned(4)));
+
 static inline uint32_t edgeq_read32(const void *p)
 {
     uint32_t v;
@@ -41,6 +44,28 @@ static inline int32_t edgeq_mbqm_fast(int32_t x, int32_t multiplier, int32_t shi
     return (high >> right) + ((high & mask) > threshold ? 1 : 0);
 }
 
+/* edgeq_mbqm_fast for shift <= 0 (a layer whose multipliers are all below one). */
+static inline int32_t edgeq_mbqm_right(int32_t x, int32_t multiplier, int32_t right)
+{
+    const int64_t ab = (int64_t)x * (int64_t)multiplier;
+    const int32_t high = (int32_t)((ab + (INT64_C(1) << 30)) >> 31);
+    const int32_t mask = (int32_t)((UINT32_C(1) << right) - UINT32_C(1));
+    const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)high >> 31);
+    return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
+static inline int8_t edgeq_requant_right(int32_t acc, int32_t multiplier, int32_t right, int32_t offset,
+                                         int32_t lo, int32_t hi)
+{
+    const int32_t y = edgeq_mbqm_right(acc, multiplier, right) + offset;
+#if defined(__ARM_FEATURE_SAT)
+    if (lo == -128 && hi == 127) {
+        return (int8_t)__ssat(y, 8);
+    }
+#endif
+    return (int8_t)edgeq_clamp(y, lo, hi);
+}
+
 /* Requantize an int32 accumulator to the int8 output: edgeq_mbqm, offset, clamp. */
 static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset,
                                    int32_t lo, int32_t hi)
@@ -58,6 +83,14 @@ static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shif
 static inline uint32_t edgeq_ror8(uint32_t v)
 {
     return (v >> 8) | (v << 24);
+}
+
+/* SXTB16 of v rotated by 8 (bytes 1 and 3), one instruction. */
+static inline int32_t edgeq_sxtb16_ror8(int32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
 }
 
 /* Four int8 at src to four int16 at dst (dst 4-byte aligned), in order. */
