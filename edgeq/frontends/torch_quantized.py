@@ -346,15 +346,6 @@ def from_torch_quantized(model: nn.Module, example_input: Any, name: str | None 
         gm = fx.GraphModule(model, _Tracer().trace(model))
     except Exception as err:
         raise EdgeqError(f"torch.fx could not trace {type(model).__name__}: {_first_line(err)}") from None
-    rec = _Recorder(gm)
-    try:
-        with torch.no_grad():
-            rec.run(example)
-    except Exception as err:
-        raise EdgeqError(f"running the quantized {type(model).__name__} on the example input failed: "
-                         f"{_first_line(err)}") from None
-    graph = Graph(name or type(model).__name__)
-    ctx = _Ctx(QBuilder(graph, quantized=True), gm, rec.values)
     # Coverage first: one line naming the first layer or function that is not supported.
     for node in gm.graph.nodes:
         if node.op == "call_module":
@@ -365,6 +356,15 @@ def from_torch_quantized(model: nn.Module, example_input: Any, name: str | None 
         elif node.op in ("call_function", "call_method") and node.target not in _KNOWN_FUNCTIONS:
             raise UnsupportedError(f"{_describe(node, gm)[1]} is not supported by the quantized PyTorch frontend; "
                                    f"{HINT}")
+    rec = _Recorder(gm)
+    try:
+        with torch.no_grad():
+            rec.run(example)
+    except Exception as err:
+        raise EdgeqError(f"running the quantized {type(model).__name__} on the example input failed: "
+                         f"{_first_line(err)}") from None
+    graph = Graph(name or type(model).__name__)
+    ctx = _Ctx(QBuilder(graph, quantized=True), gm, rec.values)
     for node in gm.graph.nodes:
         src, where = _describe(node, gm)
         try:
