@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as _Table
 
 from edgeq.report.view import build_view, fmt_bytes, fmt_count, fmt_db, fmt_pct
+
+SHORT_UNIT = {"instructions": "instr.", "cycles": "cycles", "ns": "ns"}
+
+
+def Table(**kwargs: Any) -> _Table:  # noqa: N802 - compact tables everywhere
+    return _Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, **kwargs)
+
+
+def _short(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:g} {unit}" if n % size == 0 else f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def _header(view: dict[str, Any], console: Console) -> None:
@@ -19,10 +35,10 @@ def _header(view: dict[str, Any], console: Console) -> None:
 def _size(view: dict[str, Any], console: Console) -> None:
     s = view["size"]
     table = Table(title="Size (read from the built binary)" if s["from_binary"] else "Size")
-    table.add_column("flash" + (f" ({s['flash_pct']:.1f}% of {fmt_bytes(s['capacity']['flash'])})"
+    table.add_column("flash" + (f" ({s['flash_pct']:.1f}% of {_short(s['capacity']['flash'])})"
                                 if s["flash_pct"] is not None else ""))
     table.add_column("bytes", justify="right")
-    table.add_column("RAM" + (f" ({s['ram_pct']:.1f}% of {fmt_bytes(s['capacity']['ram'])})"
+    table.add_column("RAM" + (f" ({s['ram_pct']:.1f}% of {_short(s['capacity']['ram'])})"
                               if s["ram_pct"] is not None else ""))
     table.add_column("bytes", justify="right")
     fl = [(p["label"], p["text"]) for p in s["flash_parts"]] + [("[bold]total[/bold]", fmt_bytes(s["flash"]))]
@@ -45,12 +61,13 @@ def _layers(view: dict[str, Any], console: Console) -> None:
     unit = view["latency"]["unit"]
     has_lat = any(r["count"] is not None for r in view["layers"])
     has_sqnr = any(r["has_sqnr"] for r in view["layers"])
-    table = Table(title=f"Layers ({view['macs']:,} MACs)")
-    cols = ["#", "layer", "op", "output", "MACs", "weights", "float w.", "arena@peak"]
+    table = Table(title=f"Layers ({view['macs']:,} MACs; weights and arena-at-peak in bytes"
+                        + (f"; {unit} from one sample)" if has_lat else ")"))
+    cols = ["#", "layer", "op", "output", "MACs", "weights", "float w", "arena"]
     if has_lat:
-        cols += [unit or "count", "%", "/MAC"]
+        cols += [SHORT_UNIT.get(unit or "", unit or "count"), "%", "/MAC"]
     if has_sqnr:
-        cols += ["SQNR"]
+        cols += ["SQNR dB"]
     for col in cols:
         table.add_column(col, justify="left" if col in ("layer", "op", "output") else "right")
     for r in view["layers"]:
@@ -60,7 +77,7 @@ def _layers(view: dict[str, Any], console: Console) -> None:
             row += [fmt_count(r["count"]), "-" if r["count_pct"] is None else f"{r['count_pct']:.1f}",
                     fmt_count(r["per_mac"])]
         if has_sqnr:
-            row += [fmt_db(r["sqnr_db"]) if r["has_sqnr"] else "-"]
+            row += [("exact" if r["sqnr_db"] is None else f"{r['sqnr_db']:.1f}") if r["has_sqnr"] else "-"]
         table.add_row(*row)
     console.print(table)
 
