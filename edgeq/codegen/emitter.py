@@ -112,6 +112,9 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         else:
             ctx.update(node.op.template_context(node, graph))
         code = env.get_template(template).render(**ctx)
+        if node.kind == "reshape" and node.outputs[0] in plan.aliases:  # in place: nothing to copy
+            code = (f"/* RESHAPE in place: the output is the input's arena buffer. */\n"
+                    f"static void {fn}(const int8_t *in0, int8_t *out)\n{{\n    (void)in0;\n    (void)out;\n}}\n")
         activations = [t for t in node.inputs if not graph.tensors[t].is_constant]
         out = node.outputs[0]
         layers.append(dict(kind=node.kind, comment=c_comment(node.source or node.name), code=code, fn=fn,
