@@ -48,12 +48,12 @@ def _size(view: dict[str, Any], console: Console) -> None:
         b = rm[i] if i < len(rm) else ("", "")
         table.add_row(a[0], a[1], b[0], b[1])
     console.print(table)
-    extra = f"weights int8 {fmt_bytes(s['weights_int8'])}"
+    extra = f"Weights: int8 {s['weights_int8']:,} B"
     if s["weights_float"] is not None:
         ratio = s["weights_float"] / max(s["weights_int8"], 1)
-        extra += f" (float model {fmt_bytes(s['weights_float'])}, {ratio:.1f}x)"
+        extra += f", float model {s['weights_float']:,} B ({ratio:.1f}x)"
     if s["naive"]:
-        extra += f"; arena {fmt_bytes(s['arena'])} planned (unplanned: {fmt_bytes(s['naive'])})"
+        extra += f". Arena: {s['arena']:,} B planned ({s['naive']:,} B unplanned)"
     console.print(extra)
 
 
@@ -86,10 +86,11 @@ def _latency(view: dict[str, Any], console: Console) -> None:
     lat = view["latency"]
     if lat["count"] is None:
         return
-    text = f"Latency: [bold]{lat['count']:,}[/bold] {lat['unit_label']} per inference (median of {lat['samples']}"
-    text += f", min {lat['min']:,}, max {lat['max']:,})" if lat["min"] is not None else ")"
+    text = f"Latency: [bold]{lat['count']:,}[/bold] {lat['unit_label']} per inference"
     if lat["per_mac"] is not None:
-        text += f"; {lat['per_mac']} {lat['unit']}/MAC"
+        text += f", {lat['per_mac']}/MAC"
+    text += f" (median of {lat['samples']}"
+    text += f"; min {lat['min']:,}, max {lat['max']:,})" if lat["min"] is not None else ")"
     console.print(text)
     if lat["layers_error"]:
         console.print(f"  per-layer timing failed: {lat['layers_error']}")
@@ -119,7 +120,7 @@ def _validation(view: dict[str, Any], console: Console) -> None:
     for note in v["notes"]:
         console.print(f"[dim]{note}[/dim]")
     if v["sqnr"]:
-        table = Table(title=f"Per-layer SQNR, int8 vs float (worst first, {v['sqnr_samples']} samples)")
+        table = Table(title=f"Per-layer SQNR vs float\n(worst first, {v['sqnr_samples']} samples)")
         for col in ("#", "layer", "op", "SQNR"):
             table.add_column(col, justify="right" if col in ("#", "SQNR") else "left")
         for r in v["sqnr"]:

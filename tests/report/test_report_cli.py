@@ -31,7 +31,7 @@ def test_terminal_report(main_job: dict[str, Path], capsys: pytest.CaptureFixtur
     code, out, err = _run(capsys, ["report", str(main_job["build"])])
     assert code == 0 and not err
     for text in ("Size (read from the built binary)", "kernel code", "runtime + startup", "stack reserve",
-                 "arena", "Layers", "ns (host) per inference", "ns/MAC", "bit-exact", "Accuracy: float model",
+                 "arena", "Layers", "ns (host) per inference, ", "/MAC (", "bit-exact", "Accuracy: float model",
                  "Top-1 agreement", "RMSE", "Per-layer SQNR", "Per-class accuracy", "Confusion matrix"):
         assert text in out, text
 
