@@ -273,9 +273,10 @@ def make_parser() -> argparse.ArgumentParser:
                        description="Quantize MODEL on calibration data, generate C, build it for a board and "
                                    "write OUT with the sources, the binary and report.json.")
     p.add_argument("model", help="model file: .pt2 (torch.export.save), .keras or .h5")
-    p.add_argument("--calib", required=True, metavar="FILE",
+    p.add_argument("--calib", metavar="FILE",
                    help="calibration samples: .npy (array of samples) or .npz (key x, optional y), "
-                        "in the model's own layout (NCHW for PyTorch images)")
+                        "in the model's own layout (NCHW for PyTorch images); required for float models, "
+                        "not for models that are already int8 (.tflite, QDQ .onnx)")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"target board (default {DEFAULT_BOARD}; see `edgeq boards`)")
     p.add_argument("-o", "--output", default="out", metavar="OUT", help="build directory to write (default ./out)")
     p.add_argument("--observer", choices=["minmax", "percentile"], default="minmax",
@@ -341,6 +342,15 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop", action="store_true", help="emulated boards: stop the QEMU started by `edgeq flash`")
     _common(p)
     p.set_defaults(func=cmd_flash)
+
+    from edgeq.compare import make_parser as compare_parser
+    from edgeq.compare import run as compare_run
+
+    p = sub.add_parser("compare", help="compare edgeq's int8 quantization with the TFLite converter's",
+                       parents=[compare_parser()], add_help=False,
+                       description="Train the Keras digits model and compare the accuracy of float, edgeq int8 "
+                                   "and TFLite int8 on held-out data (same calibration samples).")
+    p.set_defaults(func=lambda args, console: compare_run(args))
 
     p = sub.add_parser("boards", help="list the boards", description="List the boards edgeq can build for.")
     _common(p)

@@ -41,7 +41,8 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     return err
 
 
-@pytest.mark.parametrize("command", ["build", "run", "validate", "report", "boards", "ops", "example"])
+@pytest.mark.parametrize("command", ["build", "run", "validate", "report", "flash", "boards", "ops", "example",
+                                     "compare"])
 def test_help_for_every_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
@@ -105,6 +106,7 @@ def _bad_calib(tmp_path: Path, name: str, array: np.ndarray) -> Path:
     ("unsupported_layer", "GELU"),
     ("unknown_board", "unknown board 'no-such-board'"),
     ("missing_calib", "does not exist"),
+    ("no_calib", "calibration data is required"),
 ])
 def test_bad_build_inputs(case: str, expected: str, files: dict[str, Path], tmp_path: Path,
                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,7 +136,8 @@ def test_bad_build_inputs(case: str, expected: str, files: dict[str, Path], tmp_
     elif case == "missing_calib":
         calib = tmp_path / "nope.npy"
     out = tmp_path / "out"
-    err = _error(capsys, ["build", str(model), "--calib", str(calib), "--board", board, "-o", str(out)])
+    calib_args = [] if case == "no_calib" else ["--calib", str(calib)]
+    err = _error(capsys, ["build", str(model), *calib_args, "--board", board, "-o", str(out)])
     assert expected in err
     assert not out.exists() or not (out / "report.json").exists()
     assert not list(tmp_path.glob(".out.edgeq-*")), "staging directory left behind"
