@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import edgeq
+from edgeq.api import build
 from edgeq.frontends.tflite_frontend import load_tflite
 from edgeq.interpreter import run_int8
 from edgeq.ir.graph import Graph
@@ -68,7 +68,7 @@ def _check_numpy(path: Path, n: int = N) -> tuple[Graph, np.ndarray, np.ndarray]
 
 
 def _check_build(path: Path, x: np.ndarray, expected: np.ndarray, board: str, out: Path) -> None:
-    built = edgeq.build(path, board=board, out=out)
+    built = build(path, board=board, out=out)
     got = np.asarray(built.run(x, raw=True)).reshape(len(x), -1)
     mismatched = int(np.sum(np.any(got != expected, axis=1)))
     assert mismatched == 0, f"{path.name} on {board}: {mismatched} of {len(x)} samples differ from TFLite Micro"
