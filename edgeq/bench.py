@@ -109,39 +109,48 @@ def format_table(rows: list[dict[str, Any]], layers: bool = True) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="edgeq bench", description=__doc__.splitlines()[0])
-    p.add_argument("--board", default=DEFAULT_BOARD)
+def make_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgeq bench", description=__doc__.splitlines()[0], add_help=add_help)
+    p.add_argument("--board", default=DEFAULT_BOARD, help=f"board to build for (default {DEFAULT_BOARD})")
     p.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="model list (TOML)")
     p.add_argument("--only", default=None, help="comma-separated model names from the list")
     p.add_argument("--model", action="append", default=[], help="a model file (instead of the list)")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="build directories")
-    p.add_argument("--json", type=Path, default=None, help="write the results here (default OUT/bench.json)")
+    p.add_argument("--json-out", type=Path, default=None, help="write the results here (default OUT/bench.json)")
     p.add_argument("--opt", default=None, help="optimisation flag for the build (-O2, -Os, ...)")
     p.add_argument("--no-layers", action="store_true", help="omit the per-layer tables")
-    args = p.parse_args(argv)
-    try:
-        if args.model:
-            entries = [{"name": Path(m).stem, "path": str(Path(m).resolve())} for m in args.model]
-        else:
-            entries = load_models(args.models, args.only.split(",") if args.only else None)
-        if not entries:
-            raise EdgeqError("no models to benchmark")
-        rows = []
-        for e in entries:
-            if not Path(e["path"]).is_file():
-                print(f"skipping {e['name']}: {e['path']} not found", file=sys.stderr)
-                continue
-            rows.append(bench_model(e, args.board, args.out, args.opt))
-    except EdgeqError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Benchmark the models; bad input raises EdgeqError (the CLI prints one line)."""
+    if args.model:
+        entries = [{"name": Path(m).stem, "path": str(Path(m).resolve())} for m in args.model]
+    else:
+        entries = load_models(args.models, args.only.split(",") if args.only else None)
+    if not entries:
+        raise EdgeqError("no models to benchmark")
+    rows = []
+    for e in entries:
+        if not Path(e["path"]).is_file():
+            print(f"skipping {e['name']}: {e['path']} not found", file=sys.stderr)
+            continue
+        rows.append(bench_model(e, args.board, args.out, args.opt))
     print(format_table(rows, layers=not args.no_layers))
-    out_json = args.json or args.out / "bench.json"
+    out_json = args.json_out or args.out / "bench.json"
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps({"board": args.board, "models": rows}, indent=2) + "\n")
     print(f"\nwrote {out_json}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return run(args)
+    except EdgeqError as e:
+        print(f"edgeq: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

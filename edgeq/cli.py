@@ -343,6 +343,17 @@ def make_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_flash)
 
+    from edgeq.bench import make_parser as bench_parser
+    from edgeq.bench import run as bench_run
+
+    p = sub.add_parser("bench", help="measure instructions/cycles, flash and RAM of benchmark models",
+                       parents=[bench_parser(add_help=False)],
+                       description="Build each benchmark model (benchmarks/models.toml: the MLPerf Tiny models) "
+                                   "for a board, run it, and print instructions (emulator) or cycles (board) per "
+                                   "inference and per MAC, flash and RAM splits and a per-layer breakdown; "
+                                   "writes the same as JSON.")
+    p.set_defaults(func=lambda args, console: bench_run(args))
+
     from edgeq.compare import make_parser as compare_parser
     from edgeq.compare import run as compare_run
 

@@ -23,7 +23,7 @@ def test_model_list_parses() -> None:
 def test_bench_smoke_native(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_json = tmp_path / "bench.json"
     assert bench.main(["--board", "native", "--model", str(AD), "--out", str(tmp_path / "b"),
-                       "--json", str(out_json)]) == 0
+                       "--json-out", str(out_json)]) == 0
     text = capsys.readouterr().out
     assert "per MAC" in text and "ad01_int8" in text and "per layer" in text
     data = json.loads(out_json.read_text())

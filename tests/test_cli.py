@@ -42,7 +42,7 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 
 
 @pytest.mark.parametrize("command", ["build", "run", "validate", "report", "flash", "boards", "ops", "example",
-                                     "compare"])
+                                     "bench", "compare"])
 def test_help_for_every_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
