@@ -30,6 +30,7 @@ def _one_line_error(err: str) -> str:
 def test_terminal_report(main_job: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, ["report", str(main_job["build"])])
     assert code == 0 and not err
+    out = " ".join(out.split())  # lines wrap at the test console's width
     for text in ("Size (read from the built binary)", "kernel code", "runtime + startup", "stack reserve",
                  "arena", "Layers", "ns (host) per inference, ", "/MAC (", "bit-exact", "Accuracy: float model",
                  "Top-1 agreement", "RMSE", "Per-layer SQNR", "Per-class accuracy", "Confusion matrix"):
