@@ -54,6 +54,15 @@ def test_markdown(build_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "\n\n\n" not in md
     code, out, _ = _run(capsys, ["report", str(build_copy), "--format", "md", "-o", str(tmp_path / "r.md"), "-q"])
     assert code == 0 and out == "" and (tmp_path / "r.md").read_text() == md
+    base = _baseline(build_copy, tmp_path)
+    code, _, _ = _run(capsys, ["report", str(build_copy), "--format", "md", "--compare", str(base),
+                               "--max-ram", "1", "-o", str(tmp_path / "c.md")])
+    md = (tmp_path / "c.md").read_text()
+    assert code == 3 and "## Compared with" in md and "| flash |" in md and "**FAIL**: RAM" in md
+    code, _, _ = _run(capsys, ["report", str(build_copy), "--format", "html", "--compare", str(base),
+                               "--max-ram", "1", "-o", str(tmp_path / "c.html")])
+    html = (tmp_path / "c.html").read_text()
+    assert code == 3 and "Compared with" in html and '<span class="bad">FAIL</span>: RAM' in html
 
 
 def test_html_is_self_contained(build_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
