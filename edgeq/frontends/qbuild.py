@@ -23,6 +23,7 @@ from edgeq.ir.tensor import DType, QuantParams, Tensor
 from edgeq.ops.base import Op, OutputQuant
 from edgeq.ops.clamp import Clamp
 from edgeq.ops.common import NO_ACTIVATION, Activation
+from edgeq.passes.fold_transpose import fold_transpose_into_fully_connected
 
 #: IR ops a standalone clamp folds into (their int8 output is clamped by `activation`).
 FUSABLE = {"conv2d", "depthwise_conv2d", "fully_connected", "add", "mul", "max_pool2d", "avg_pool2d"}
@@ -136,28 +137,7 @@ def fuse_equal_clamps(graph: Graph) -> None:
 def fold_flatten_transposes(graph: Graph) -> None:
     """TRANSPOSE(0,3,1,2) + RESHAPE feeding only fully connected layers: permute the weight
     columns instead (int8 weights and their parameters kept), as the float pass does."""
-    for tr in [n for n in graph.nodes if n.kind == "transpose" and n.op.perm == (0, 3, 1, 2)]:  # type: ignore[attr-defined]
-        consumers = graph.consumers(tr.outputs[0])
-        if len(consumers) != 1 or consumers[0].kind != "reshape" or tr.outputs[0] in graph.outputs:
-            continue
-        reshape = consumers[0]
-        fcs = graph.consumers(reshape.outputs[0])
-        if (not fcs or reshape.outputs[0] in graph.outputs or any(n.kind != "fully_connected" for n in fcs)
-                or any(n.inputs[0] != reshape.outputs[0] for n in fcs)):
-            continue
-        _, h, w, c = graph.tensors[tr.inputs[0]].shape
-        nhwc_index_of_nchw = np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
-        for fc in fcs:
-            weights = graph.tensors[fc.inputs[1]]
-            assert weights.data is not None
-            new = np.empty_like(weights.data)
-            new[:, nhwc_index_of_nchw] = weights.data
-            name = graph.unique_name(weights.name + "_nhwc")
-            graph.add_tensor(Tensor(name, weights.shape, weights.dtype, data=new, quant=copy.deepcopy(weights.quant)))
-            fc.inputs[1] = name
-        reshape.inputs[0] = tr.inputs[0]
-        graph.nodes.remove(tr)
-    graph.remove_unused_tensors()
+    fold_transpose_into_fully_connected(graph)
 
 
 def check_all_quantized(graph: Graph, what: str, hint: str) -> None:

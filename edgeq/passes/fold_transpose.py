@@ -7,9 +7,12 @@ permuting the weight columns instead makes the transpose free.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from edgeq.ir.graph import Graph
+from edgeq.ir.tensor import Tensor
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
 
@@ -33,7 +36,11 @@ def fold_transpose_into_fully_connected(graph: Graph) -> Graph:
             assert weights.data is not None
             new = np.empty_like(weights.data)
             new[:, nhwc_index_of_nchw] = weights.data
-            fc.inputs[1] = graph.add_constant(weights.name + "_nhwc", new)
+            # Columns move; dtype and (per-row) quantization parameters stay: works on float
+            # graphs and on imported int8 ones alike.
+            name = graph.unique_name(weights.name + "_nhwc")
+            graph.add_tensor(Tensor(name, weights.shape, weights.dtype, data=new, quant=copy.deepcopy(weights.quant)))
+            fc.inputs[1] = name
         reshape.inputs[0] = tr.inputs[0]
         graph.nodes.remove(tr)
     graph.remove_unused_tensors()
