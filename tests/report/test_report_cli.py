@@ -223,3 +223,20 @@ def test_progress_bars_on_a_terminal(main_job: dict[str, Path], build_copy: Path
     assert "calibrating" in text
     quiet = _on_a_terminal(["validate", str(build_copy), "--data", str(main_job["test"]), "-q"])
     assert quiet == ""
+
+
+def test_before_validate(build_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fresh build (no validation, no latency yet) renders everywhere; gates that need them say so."""
+    report = json.loads((build_copy / "report.json").read_text())
+    report.pop("validation")
+    report.pop("latency")
+    (build_copy / "report.json").write_text(json.dumps(report))
+    code, out, _ = _run(capsys, ["report", str(build_copy)])
+    assert code == 0 and "Layers" in out and "Latency" not in out
+    for fmt in ("md", "html"):
+        assert _run(capsys, ["report", str(build_copy), "--format", fmt, "-q"])[0] == 0
+    assert "No latency yet" in (build_copy / "report.html").read_text()
+    code, _, err = _run(capsys, ["report", str(build_copy), "--max-accuracy-drop", "1"])
+    assert code == 1 and "edgeq validate" in _one_line_error(err)
+    code, _, err = _run(capsys, ["report", str(build_copy), "--max-latency", "1000"])
+    assert code == 1 and "edgeq validate" in _one_line_error(err)
