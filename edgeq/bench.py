@@ -60,6 +60,7 @@ def bench_model(entry: dict[str, Any], board: str, out: Path, opt: str | None = 
     with open_target(built.build_dir) as target:
         result = target.infer(x)
         _, layer_counts, _ = target.infer_layers(x)
+        stack_used = _stack_used(target)
     total = int(result.counts[0])
     macs = int(report.get("macs") or sum(layer["macs"] for layer in report["layers"]))
     s = report["size"]
@@ -76,7 +77,8 @@ def bench_model(entry: dict[str, Any], board: str, out: Path, opt: str | None = 
         "flash": {"total": s["flash_bytes"], "weights": flash["weights"], "code": flash["kernel_code"],
                   "runtime": flash["runtime_startup"] + flash["rest"],
                   "beyond_weights": s["flash_bytes"] - flash["weights"]},
-        "ram": {"total": s["ram_bytes"], "arena": ram["arena"], "stack": ram["stack"], "other": ram["rest"]},
+        "ram": {"total": s["ram_bytes"], "arena": ram["arena"], "stack": ram["stack"], "other": ram["rest"],
+                "stack_used": stack_used},
         "arena": {"planned": report["memory"]["arena_bytes"], "naive": report["memory"]["naive_bytes"]},
         "layers": layers,
     }
@@ -87,17 +89,32 @@ def bench_model(entry: dict[str, Any], board: str, out: Path, opt: str | None = 
     return row
 
 
+def _stack_used(target: Any) -> int | None:
+    """The firmware's stack high-water mark (`stack%`: used/reserve bytes), None where unknown."""
+    import re
+
+    try:
+        lines = target.ascii("stack%")
+    except EdgeqError:
+        return None
+    for line in lines:
+        m = re.search(r"m-stack-\[(\d+)/(\d+)\]", line)
+        if m and int(m.group(2)):
+            return int(m.group(1))
+    return None
+
+
 def format_table(rows: list[dict[str, Any]], layers: bool = True) -> str:
     unit = rows[0]["count_unit"] if rows else "instructions"
     head = (f"{'model':8} {unit + '/inf':>16} {'per MAC':>8} {'xTFLM':>6} {'flash':>8} {'weights':>8} {'code':>7} "
-            f"{'runtime':>8} {'RAM':>7} {'arena':>7} {'stack':>6} {'other':>6}")
+            f"{'runtime':>8} {'RAM':>7} {'arena':>7} {'stack':>6} {'used':>6} {'other':>6}")
     lines = [head, "-" * len(head)]
     for r in rows:
         f, m = r["flash"], r["ram"]
         lines.append(f"{r['name']:8} {r['count_per_inference']:>16,} {r['per_mac'] or 0:>8.3f} "
                      f"{r.get('vs_tflm_cmsis_nn', float('nan')):>6.2f} {f['total']:>8,} {f['weights']:>8,} "
                      f"{f['code']:>7,} {f['runtime']:>8,} {m['total']:>7,} {m['arena']:>7,} {m['stack']:>6,} "
-                     f"{m['other']:>6,}")
+                     f"{m.get('stack_used') or 0:>6,} {m['other']:>6,}")
     if layers:
         for r in rows:
             lines += ["", f"{r['name']}: per layer ({r['count_unit']})",

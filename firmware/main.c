@@ -4,6 +4,9 @@
  * "m-..." lines ending with "m-ready"). Binary mode (entered with "bin%"): framed int8
  * tensors with a CRC-32. See firmware/PROTOCOL.md. Board independent: everything that
  * touches hardware is behind hal.h. No malloc, no stdio. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("Os") /* the serial protocol is not on the inference path: small over fast */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +18,6 @@
 #define EDGEQ_ECHO_MAX 48u
 #define EDGEQ_FRAME_TIMEOUT_US 1000000u
 #define EDGEQ_PING_MAX 64u
-#define EDGEQ_RX_MAX (EDGEQ_MODEL_INPUT_SIZE > EDGEQ_PING_MAX ? EDGEQ_MODEL_INPUT_SIZE : EDGEQ_PING_MAX)
 
 /* Binary frame types (PROTOCOL.md). */
 #define EDGEQ_F_INFER 0x01u
@@ -35,9 +37,10 @@
 #define EDGEQ_ERR_TYPE 3u
 #define EDGEQ_ERR_TIMEOUT 4u
 
+/* The model's input buffer is also the `db` buffer and receives INFER payloads directly
+ * (no second frame-sized buffer); its size comes from the generated model. */
 static int8_t edgeq_input[EDGEQ_MODEL_INPUT_SIZE] __attribute__((aligned(16)));
 static int8_t edgeq_output[EDGEQ_MODEL_OUTPUT_SIZE] __attribute__((aligned(16)));
-static uint8_t edgeq_rx[EDGEQ_RX_MAX] __attribute__((aligned(16)));
 static char edgeq_cmd[EDGEQ_CMD_MAX + 1u];
 static uint32_t edgeq_load_expected; /* N of the last "db load N" (0: none) */
 static uint32_t edgeq_load_got;      /* bytes received since */
@@ -52,13 +55,22 @@ static void edgeq_puts(const char *s)
     }
 }
 
+/* v / 10 with 32-bit divisions only (no 64-bit division routine linked); returns v % 10. */
+static uint32_t edgeq_div10(uint64_t *v)
+{
+    const uint32_t hi = (uint32_t)(*v >> 32), lo = (uint32_t)*v;
+    const uint32_t x = ((hi % 10u) << 16) | (lo >> 16);
+    const uint32_t y = ((x % 10u) << 16) | (lo & 0xFFFFu);
+    *v = ((uint64_t)(hi / 10u) << 32) | ((uint64_t)(x / 10u) << 16) | (uint64_t)(y / 10u);
+    return y % 10u;
+}
+
 static void edgeq_put_u64(uint64_t v)
 {
     char buf[21];
     uint32_t n = 0;
     do {
-        buf[n++] = (char)('0' + (v % 10u));
-        v /= 10u;
+        buf[n++] = (char)('0' + edgeq_div10(&v));
     } while (v != 0u);
     while (n > 0u) {
         edgeq_hal_putc((uint8_t)buf[--n]);
@@ -237,6 +249,53 @@ static void edgeq_unknown(const char *cmd, uint32_t n)
     edgeq_eol();
 }
 
+/* ---------------------------------------------------------------- stack high-water mark */
+
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define EDGEQ_STACK_PAINT 0xE5E5E5E5u
+extern uint32_t __edgeq_stack_bottom, __edgeq_stack_top;
+
+/* Fills the unused part of the stack reserve (below the current frame) with a pattern. */
+static void __attribute__((noinline)) edgeq_stack_paint(void)
+{
+    uint32_t here = 0;
+    volatile uint32_t *p = &__edgeq_stack_bottom;
+    volatile uint32_t *const end = (volatile uint32_t *)((uintptr_t)&here & ~(uintptr_t)3u) - 16;
+    while (p < end) {
+        *p++ = EDGEQ_STACK_PAINT;
+    }
+}
+
+/* Bytes of the reserve ever used: from the top down to the lowest overwritten word. */
+static uint32_t edgeq_stack_used(void)
+{
+    const uint32_t *p = &__edgeq_stack_bottom;
+    while (p < &__edgeq_stack_top && *p == EDGEQ_STACK_PAINT) {
+        ++p;
+    }
+    return (uint32_t)((uintptr_t)&__edgeq_stack_top - (uintptr_t)p);
+}
+
+static uint32_t edgeq_stack_size(void)
+{
+    return (uint32_t)((uintptr_t)&__edgeq_stack_top - (uintptr_t)&__edgeq_stack_bottom);
+}
+#else
+static void edgeq_stack_paint(void)
+{
+}
+
+static uint32_t edgeq_stack_used(void)
+{
+    return 0u; /* host build: the OS owns the stack */
+}
+
+static uint32_t edgeq_stack_size(void)
+{
+    return 0u;
+}
+#endif
+
 /* ---------------------------------------------------------------- inference */
 
 static uint64_t edgeq_run_once(void)
@@ -363,6 +422,7 @@ static void edgeq_cmd_help(void)
     edgeq_line("m-help-db print%: show the input buffer");
     edgeq_line("m-help-infer N W%: W warm-up runs, then N timed runs");
     edgeq_line("m-help-results%: the last inference's int8 outputs");
+    edgeq_line("m-help-stack%: stack reserve and its high-water mark in bytes");
     edgeq_line("m-help-bin%: switch to the framed binary mode");
     edgeq_line("m-help-help%: this list");
 }
@@ -412,6 +472,13 @@ static int edgeq_handle_command(char *cmd, uint32_t n)
         } else {
             edgeq_print_results();
         }
+    } else if (edgeq_streq(word, "stack")) {
+        edgeq_puts("m-stack-[");
+        edgeq_put_u64(edgeq_stack_used());
+        edgeq_puts("/");
+        edgeq_put_u64(edgeq_stack_size());
+        edgeq_puts("]");
+        edgeq_eol();
     } else if (edgeq_streq(word, "help")) {
         edgeq_cmd_help();
     } else if (edgeq_streq(word, "bin")) {
@@ -573,7 +640,14 @@ static void edgeq_binary_mode(void)
             continue;
         }
         uint8_t crc_bytes[4];
-        if (!edgeq_rx_bytes(edgeq_rx, len, &crc) || !edgeq_rx_bytes(crc_bytes, 4u, NULL)) {
+        uint8_t ping[EDGEQ_PING_MAX];
+        uint8_t *const dst = exact ? (uint8_t *)edgeq_input : ping;
+        if (exact) {
+            /* the payload lands in the input buffer: an ASCII `db` load is gone */
+            edgeq_load_expected = 0;
+            edgeq_load_got = 0;
+        }
+        if (!edgeq_rx_bytes(dst, len, &crc) || !edgeq_rx_bytes(crc_bytes, 4u, NULL)) {
             edgeq_tx_error(EDGEQ_ERR_TIMEOUT, "timeout inside a frame");
             continue;
         }
@@ -583,15 +657,9 @@ static void edgeq_binary_mode(void)
         }
         switch (type) {
         case EDGEQ_F_INFER:
-            for (uint32_t i = 0; i < len; ++i) {
-                edgeq_input[i] = (int8_t)edgeq_rx[i];
-            }
             edgeq_tx_result(edgeq_run_once());
             break;
         case EDGEQ_F_INFER_LAYERS: {
-            for (uint32_t i = 0; i < len; ++i) {
-                edgeq_input[i] = (int8_t)edgeq_rx[i];
-            }
             edgeq_layer_clock_t clk;
             clk.total = 0;
             clk.last = edgeq_hal_count();
@@ -614,7 +682,7 @@ static void edgeq_binary_mode(void)
         }
         case EDGEQ_F_PING:
             edgeq_tx_begin(EDGEQ_F_PONG, len);
-            edgeq_tx_bytes(edgeq_rx, len);
+            edgeq_tx_bytes(ping, len);
             edgeq_tx_end();
             break;
         default: /* EDGEQ_F_EXIT */
@@ -631,6 +699,7 @@ int main(void)
 {
     uint32_t len = 0;
     int overflow = 0;
+    edgeq_stack_paint();
     edgeq_hal_init();
     edgeq_ready();
     for (;;) {

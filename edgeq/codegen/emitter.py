@@ -20,6 +20,16 @@ from edgeq.codegen.planner import MemoryPlan, plan_memory
 from edgeq.ir.graph import Graph
 from edgeq.ir.tensor import Tensor
 
+# Stack the firmware needs besides the kernels' scratch (main loop, protocol, the layer hook,
+# a kernel's saved registers), measured with the `stack%` command on the emulated cores
+# (about 300 bytes) plus a margin.
+FIRMWARE_STACK_BYTES = 768
+
+
+def stack_reserve(kernel_scratch: int) -> int:
+    """Stack reserve for a model whose largest kernel keeps `kernel_scratch` bytes on the stack."""
+    return (FIRMWARE_STACK_BYTES + kernel_scratch + 255) // 256 * 256
+
 
 @dataclass(frozen=True)
 class GeneratedSources:
@@ -28,6 +38,7 @@ class GeneratedSources:
     c_name: str
     plan: MemoryPlan
     symbols: dict[str, str]  # constant tensor -> C symbol
+    stack_bytes: int = 0  # the stack reserve the firmware needs for this model
 
 
 def graph_sha256(graph: Graph) -> str:
@@ -91,6 +102,7 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
     features = tuple(target_features)
     overrides: dict[str, np.ndarray] = {}  # C symbol -> kernel layout of a layer's constant
     layers = []
+    scratch = 0  # the largest kernel stack buffer
     for i, node in enumerate(graph.nodes):
         fn = f"edgeq_{name}_l{i}_{node.kind}"
         consts = [symbols[t] for t in node.inputs if graph.tensors[t].is_constant]
@@ -104,6 +116,7 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         if kernel_context is not None:
             kctx = kernel_context(node, graph, features)
             template = kctx.pop("template", template)
+            scratch = max(scratch, int(kctx.get("stack_bytes", 0)))
             for role, data in kctx.pop("constants", {}).items():
                 symbol = f"edgeq_{name}_l{i}_{role}"
                 overrides[symbol] = data
@@ -136,7 +149,7 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     common.update(layers=layers, constants=constants, arena_bytes=plan.arena_bytes,
                   input=_io(graph, inp, graph.input_layout), output=_io(graph, outp, graph.output_layout),
-                  name_string=c_string(graph.name),
+                  name_string=c_string(graph.name), stack_bytes=stack_reserve(scratch),
                   max_layer_output=max(graph.tensors[n.outputs[0]].size for n in graph.nodes))
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
@@ -151,4 +164,4 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         path = out_dir / header.name
         path.write_text(banner + header.read_text())
         files.append(path)
-    return GeneratedSources(out_dir, files, name, plan, symbols)
+    return GeneratedSources(out_dir, files, name, plan, symbols, stack_reserve(scratch))

@@ -145,7 +145,9 @@ def requant_arrays(k: Any, rows: int, n: int) -> dict[str, Any]:
     mult = padded_list(np.broadcast_to(k.multipliers, (n,)), rows)
     shift = padded_list(np.broadcast_to(k.shifts, (n,)), rows)
     right_only = all(s <= 0 for s in shift)
-    return dict(mult=mult, shift=[-s for s in shift] if right_only else shift, right_only=right_only)
+    per_tensor = len(set(mult)) == 1 and len(set(shift)) == 1  # two immediates, no arrays
+    return dict(mult=mult, shift=[-s for s in shift] if right_only else shift, right_only=right_only,
+                per_tensor=per_tensor)
 
 
 def padded_list(values: np.ndarray, rows: int) -> list[int]:
@@ -197,7 +199,8 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0),
                k_groups=k_pad // 4, dsp_steps=_dsp_steps(k_pad // 4), oc_odd=oc % 2 == 1,
                pixels_odd=(x[1] * x[2]) % 2 == 1,
-               template="ops/conv2d_kernel.c.j2", oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               template="ops/conv2d_kernel.c.j2", stack_bytes=2 * 2 * k_pad,
+               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
                **requant_arrays(k, oc_pad, oc),
                constants={"weights": wk,
                           "bias": np.array(folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad), np.int32)})

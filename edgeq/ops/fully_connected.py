@@ -87,6 +87,7 @@ def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: t
     else:
         layout = f"[{o_pad}][{k_pad}], zero padded"
     ctx.update(template="ops/fully_connected_kernel.c.j2", variant="dsp" if dsp else "portable",
+               stack_bytes=k_pad if dsp and k_pad != n_in else 0,
                k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout, **requant_arrays(k, o_pad, n_out),
                constants={"weights": wk,
                           "bias": np.array(folded_bias(b, w, k.input_offset, o_pad), np.int32)})

@@ -3,6 +3,7 @@ ELF/bin/hex for a Cortex-M board, with sizes read from the binary and a fit chec
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -42,6 +43,7 @@ class FirmwareSize:
     code_bytes: int  # functions edgeq_<model>_* (the inference code)
     arena_bytes: int  # the activation arena
     stack_bytes: int = 0  # stack reserve (part of ram_bytes)
+    qparams_bytes: int = 0  # per-channel requantization multipliers and shifts (part of weights_bytes)
     sections: dict[str, int] = field(default_factory=dict)
     layers: dict[int, dict[str, int]] = field(default_factory=dict)  # layer -> {code, weights}
 
@@ -105,6 +107,13 @@ def model_c_name(src_dir: Path) -> str:
     return m.group(1)
 
 
+def model_stack_bytes(src_dir: Path, default: int) -> int:
+    """The stack reserve the generated model asks for (EDGEQ_MODEL_STACK_BYTES in edgeq_target.h:
+    the firmware's own need plus the largest kernel scratch), else `default` (the board's)."""
+    m = re.search(r"#define EDGEQ_MODEL_STACK_BYTES (\d+)", (src_dir / "edgeq_target.h").read_text())
+    return int(m.group(1)) if m else default
+
+
 def arm_toolchain() -> dict[str, str]:
     tools = {}
     for tool in ("gcc", "objcopy", "nm", "size"):
@@ -159,12 +168,13 @@ def board_header(board: Board) -> str:
     return "\n".join(lines)
 
 
-def render_linker_script(board: Board, *, unlimited: bool = False) -> str:
+def render_linker_script(board: Board, *, unlimited: bool = False, stack_bytes: int | None = None) -> str:
     regions = list(board.memory)
     if unlimited:  # for measuring an image that does not fit: every region as large as possible
         regions = [MemoryRegion(r.name, r.origin, min((1 << 32) - r.origin, 1 << 28)) for r in regions]
     return environment().get_template("firmware/linker.ld.j2").render(
-        board=board, regions=regions, stack_bytes=board.stack_bytes, boot2_bytes=board.boot2_bytes)
+        board=board, regions=regions,
+        stack_bytes=board.stack_bytes if stack_bytes is None else stack_bytes, boot2_bytes=board.boot2_bytes)
 
 
 def _symbols(nm: str, binary: Path) -> list[_Symbol]:
@@ -187,13 +197,15 @@ def _sections(size_tool: str, binary: Path) -> dict[str, int]:
     return sections
 
 
-_CONST_RE = re.compile(r"edgeq_\w+_l(\d+)_(weights|bias|const\d+)$")
+# Model constants: weights, biases, other constant tensors and the per-channel requantization
+# multipliers and shifts (model parameters, as the scales in a .tflite file).
+_CONST_RE = re.compile(r"edgeq_\w+_l(\d+)_(weights|bias|const\d+|[a-z0-9_]+_(?:mult|shift))$")
 
 
 def measure(binary: Path, c_name: str, *, nm: str, size_tool: str, stack_bytes: int) -> FirmwareSize:
     sections = _sections(size_tool, binary)
     syms = _symbols(nm, binary)
-    weights = code = arena = 0
+    weights = code = arena = qparams = 0
     layers: dict[int, dict[str, int]] = {}
     prefix = f"edgeq_{c_name}_"
     layer_fn = re.compile(rf"{re.escape(prefix)}l(\d+)_")
@@ -203,6 +215,7 @@ def measure(binary: Path, c_name: str, *, nm: str, size_tool: str, stack_bytes: 
         m = _CONST_RE.match(s.name)
         if m and s.kind.lower() in "rdgs":
             weights += s.size
+            qparams += s.size if s.name.endswith(("_mult", "_shift")) else 0
             layers.setdefault(int(m.group(1)), {"code": 0, "weights": 0})["weights"] += s.size
         elif s.kind.lower() == "t":
             code += s.size
@@ -216,7 +229,7 @@ def measure(binary: Path, c_name: str, *, nm: str, size_tool: str, stack_bytes: 
     if ".stack" not in sections:
         ram += stack_bytes
     return FirmwareSize(flash_bytes=flash, ram_bytes=ram, weights_bytes=weights, code_bytes=code,
-                        arena_bytes=arena, stack_bytes=stack_bytes, sections=sections,
+                        arena_bytes=arena, stack_bytes=stack_bytes, qparams_bytes=qparams, sections=sections,
                         layers=dict(sorted(layers.items())))
 
 
@@ -262,6 +275,7 @@ def _build_native(src_dir: Path, board: Board, out_dir: Path, model_sources: lis
 def _build_mcu(src_dir: Path, board: Board, out_dir: Path, model_sources: list[str], c_name: str,
                opt: str | None) -> FirmwareArtifact:
     tools = arm_toolchain()
+    board = dataclasses.replace(board, stack_bytes=model_stack_bytes(src_dir, board.stack_bytes))
     gen = out_dir / "board"
     gen.mkdir(exist_ok=True)
     (gen / "edgeq_board.h").write_text(board_header(board))
