@@ -1,8 +1,13 @@
 """The memory planner: activation tensors' lifetimes to offsets in one static arena.
 
 In-place execution first: a reshape whose input dies there is an alias of its input (no
-copy), and an elementwise add writes into an input of its shape that dies there. Aliased
-tensors form one buffer whose lifetime is the union of theirs. Buffers are then placed by
+copy), and an elementwise add writes into an input of its shape that dies there. A
+convolution or depthwise convolution whose input dies there writes its output over the
+input, shifted so that no output pixel lands on input bytes a later pixel still reads (the
+kernels visit output pixels in order and read a pixel's window before writing it): a 3x3
+stride-1 layer needs one input row of slack, a 1x1 layer that widens the channels starts
+its output below the input. Tensors sharing memory form one buffer (offsets relative to
+each other fixed) whose lifetime is the union of theirs. Buffers are then placed by
 several greedy strategies (largest first, earliest first, longest-lived first, ...), each
 at the lowest aligned offset that does not overlap a buffer whose lifetime intersects its
 own; the smallest arena wins. The graph's input and output tensors live in the caller's
@@ -38,6 +43,7 @@ class MemoryPlan:
     naive_bytes: int  # every tensor in its own buffer
     aliases: dict[str, str] = field(default_factory=dict)  # tensor -> tensor whose buffer it reuses in place
     strategy: str = "size"  # the placement that gave the smallest arena
+    shifts: dict[str, int] = field(default_factory=dict)  # in-place tensor -> its offset minus its input's
 
     def root(self, tensor: str) -> str:
         while tensor in self.aliases:
@@ -116,6 +122,51 @@ STRATEGIES = {
 }
 
 
+OVERLAP_OPS = ("conv2d", "depthwise_conv2d")
+
+
+def overlap_shift(graph: Graph, node) -> int | None:
+    """The largest safe (output offset - input offset) for a conv/depthwise writing over its
+    input: output pixel q is written after its window is read, so its bytes may cover only
+    input pixels that no later output pixel reads. None when the op's kernel does not qualify."""
+    import numpy as np
+
+    if node.kind not in OVERLAP_OPS:
+        return None
+    op = node.op
+    if node.kind == "depthwise_conv2d" and op.depth_multiplier != 1:
+        return None  # the generic kernel: channels of one pixel interleave reads and writes
+    xt, yt = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+    x, y, w = xt.shape, yt.shape, graph.tensors[node.inputs[1]].shape
+    if len(x) != 4 or x[0] != 1 or xt.dtype != yt.dtype:
+        return None
+    itemsize = xt.nbytes // xt.size
+    kh, kw = (w[1], w[2])
+    (sh, sw), (dh, dw), (pt, _, pl, _) = op.stride, op.dilation, op.padding
+
+    def first_valid(out: int, size: int, k: int, s: int, d: int, p: int) -> np.ndarray:
+        o = np.arange(out)[:, None] * s - p + np.arange(k)[None, :] * d
+        o = np.where((o >= 0) & (o < size), o, np.iinfo(np.int64).max)
+        return o.min(axis=1)
+
+    iy = first_valid(y[1], x[1], kh, sh, dh, pt)
+    ix = first_valid(y[2], x[2], kw, sw, dw, pl)
+    if np.any(iy == np.iinfo(np.int64).max) or np.any(ix == np.iinfo(np.int64).max):
+        return None
+    first = (iy[:, None] * x[2] + ix[None, :]).reshape(-1)  # lowest input pixel each output pixel reads
+    later = np.minimum.accumulate(first[::-1])[::-1][1:]  # lowest input pixel read after pixel q
+    if later.size == 0:
+        return None
+    q = np.arange(later.size)
+    return int(np.min(later * x[3] - (q + 1) * y[3])) * itemsize
+
+
+def _lcm(a: int, b: int) -> int:
+    import math
+
+    return a * b // math.gcd(a, b)
+
+
 def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> dict[str, int]:
     placed: list[Allocation] = []
     for t in order:
@@ -131,22 +182,93 @@ def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, 
     return {a.tensor: a.offset for a in placed}
 
 
+def overlap_aliases(graph: Graph, spans: dict[str, tuple[int, int]], sizes: dict[str, int],
+                    taken: dict[str, str], alignment: int) -> dict[str, tuple[str, int]]:
+    """tensor -> (input tensor, shift) for conv/depthwise outputs written over their dying input.
+    The shift is chosen inside the safe range so the chain's footprint grows least; an overlap
+    is kept only where it saves memory against a separate buffer."""
+    out: dict[str, tuple[str, int]] = {}
+    rel: dict[str, int] = {}  # offset relative to the chain's first tensor
+    root: dict[str, str] = {}
+    extent: dict[str, tuple[int, int]] = {}  # chain root -> [lo, hi) relative extent
+    for t in spans:
+        rel[t], root[t], extent[t] = 0, t, (0, sizes[t])
+    for t, src in taken.items():  # shift-0 aliases (reshape, add) are part of chains too
+        r = root[src]
+        root[t], rel[t] = r, rel[src]
+        lo, hi = extent[r]
+        extent[r] = (min(lo, rel[t]), max(hi, rel[t] + sizes[t]))
+    used = set(taken.values())
+    for i, node in enumerate(graph.nodes):
+        if not node.outputs or node.outputs[0] not in spans or node.outputs[0] in taken:
+            continue
+        o, a = node.outputs[0], node.inputs[0]
+        if a not in spans or spans[a][1] != i or a in used or node.inputs.count(a) != 1:
+            continue
+        s_max = overlap_shift(graph, node)
+        if s_max is None:
+            continue
+        step = alignment if node.kind == "conv2d" else _lcm(alignment, graph.tensors[o].shape[-1])
+        s_max = s_max // step * step
+        r = root[a]
+        lo, hi = extent[r]
+        base = rel[a]
+        # Safe: at or below s_max (over the input's bytes that are already read), or wholly
+        # above the input (the chain's other tensors are dead at this step).
+        above = -(-sizes[a] // step) * step
+        starts_lo, ends_hi = -(-(lo - base) // step) * step, (hi - sizes[o] - base) // step * step
+        options = [s for s in (min(s_max, 0), s_max, starts_lo, ends_hi, above, max(above, starts_lo))
+                   if s <= s_max or s >= sizes[a]]
+        best = min(options, key=lambda s: (max(hi, base + s + sizes[o]) - min(lo, base + s), abs(s)))
+        new_span = max(hi, base + best + sizes[o]) - min(lo, base + best)
+        if new_span >= (hi - lo) + sizes[o]:
+            continue  # no saving against a separate buffer
+        out[o] = (a, best)
+        used.add(a)
+        root[o], rel[o] = r, base + best
+        extent[r] = (min(lo, rel[o]), max(hi, rel[o] + sizes[o]))
+    return out
+
+
 def plan_memory(graph: Graph, alignment: int = 16, in_place: bool = True) -> MemoryPlan:
+    """The smallest of the plans with every in-place option, with the same-offset ones only,
+    and (a longer shared lifetime can cost more than it saves) with none."""
     spans = lifetimes(graph)
     sizes = {t: _align(graph.tensors[t].nbytes, alignment) for t in spans}
-    aliases = in_place_aliases(graph, spans) if in_place else {}
+    if not in_place:
+        return _plan(spans, sizes, {}, {})
+    aliases = in_place_aliases(graph, spans)
+    shifted = overlap_aliases(graph, spans, sizes, aliases, alignment)
+    plans = [_plan(spans, sizes, aliases, shifted), _plan(spans, sizes, aliases, {}), _plan(spans, sizes, {}, {})]
+    return min(plans, key=lambda p: p.arena_bytes)  # the first of equals: the most in place
+
+
+def _plan(spans: dict[str, tuple[int, int]], sizes: dict[str, int], aliases: dict[str, str],
+          shifted: dict[str, tuple[str, int]]) -> MemoryPlan:
+    links = {t: (src, 0) for t, src in aliases.items()} | shifted
 
     def root(t: str) -> str:
-        while t in aliases:
-            t = aliases[t]
+        while t in links:
+            t = links[t][0]
         return t
 
+    def rel(t: str) -> int:
+        r = 0
+        while t in links:
+            t, s = links[t]
+            r += s
+        return r
+
     buffers: dict[str, tuple[int, int]] = {}
+    lo: dict[str, int] = {}
+    hi: dict[str, int] = {}
     for t, (first, last) in spans.items():
         r = root(t)
         f0, l0 = buffers.get(r, (first, last))
         buffers[r] = (min(f0, first), max(l0, last))
-    bsizes = {r: sizes[r] for r in buffers}
+        lo[r] = min(lo.get(r, 0), rel(t))
+        hi[r] = max(hi.get(r, 0), rel(t) + sizes[t])
+    bsizes = {r: hi[r] - lo[r] for r in buffers}
     best: tuple[int, str, dict[str, int]] | None = None
     for name, key in STRATEGIES.items():
         offsets = _place(sorted(buffers, key=lambda r: (*key(bsizes[r], buffers[r]), r)), bsizes, buffers)
@@ -155,5 +277,7 @@ def plan_memory(graph: Graph, alignment: int = 16, in_place: bool = True) -> Mem
             best = (arena, name, offsets)
     assert best is not None
     arena, strategy, offsets = best
-    allocations = {t: Allocation(t, offsets[root(t)], sizes[t], *spans[t]) for t in spans}
-    return MemoryPlan(allocations, arena, sum(sizes.values()), aliases, strategy)
+    allocations = {t: Allocation(t, offsets[root(t)] + rel(t) - lo[root(t)], sizes[t], *spans[t]) for t in spans}
+    all_aliases = aliases | {t: src for t, (src, _) in shifted.items()}
+    shifts = {t: s for t, (_, s) in shifted.items()}
+    return MemoryPlan(allocations, arena, sum(sizes.values()), all_aliases, strategy, shifts)

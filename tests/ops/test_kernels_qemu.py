@@ -18,6 +18,7 @@ from edgeq.ops import NO_ACTIVATION, RELU, RELU6, Activation, Conv2D, DepthwiseC
 from edgeq.pipeline import BuildOptions, write_build
 from edgeq.quant.quantize import quantize_graph
 from tests.opcheck import one_op_graph
+from tests.ops.chains import mobilenet_chain, residual_block
 
 pytestmark = [
     pytest.mark.qemu,
@@ -52,6 +53,9 @@ CASES = {
     "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
     "fc_37_11": lambda r: _fc(r, 37, 11),
     "fc_64_8_pc": lambda r: _fc(r, 64, 8, per_channel=True, act=RELU),
+    # several layers writing over their dying inputs (shifted in-place buffers)
+    "chain_mobilenet": lambda r: mobilenet_chain(r),
+    "chain_residual": lambda r: residual_block(r),
 }
 
 
