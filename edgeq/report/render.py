@@ -10,20 +10,12 @@ from typing import Any
 
 import jinja2
 
+from edgeq.codegen.env import environment
 from edgeq.report.view import build_view
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 
 
 def _environment(html: bool) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=html,
-    )
+    return environment(autoescape=html)
 
 
 def _md_cell(text: Any) -> str:
