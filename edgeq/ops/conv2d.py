@@ -139,15 +139,26 @@ def folded_bias(bias: np.ndarray, w_rows: np.ndarray, input_offset: int, rows: i
     return [int(v) for v in out]
 
 
-def requant_arrays(k: Any, rows: int, n: int) -> dict[str, Any]:
+def acc_bound(folded: list[int], w_rows: np.ndarray) -> int:
+    """The largest |accumulator| a kernel can reach: |folded bias| + 128 * sum|w| per channel
+    (raw int8 inputs)."""
+    l1 = np.abs(w_rows.astype(np.int64)).sum(axis=1)
+    return int(max(abs(b) + 128 * int(s) for b, s in zip(folded, l1, strict=False)))
+
+
+def requant_arrays(k: Any, rows: int, n: int, bound: int | None = None) -> dict[str, Any]:
     """Per-channel multipliers and shifts padded to `rows`; when every shift is <= 0 the
-    kernel uses the right-shift-only requantization and the shift array holds -shift."""
+    kernel uses the right-shift-only requantization and the shift array holds -shift. With
+    accumulators bounded by `bound` < 2^30 and right shifts in [1, 23] it uses the short one
+    (edgeq_requant_small)."""
     mult = padded_list(np.broadcast_to(k.multipliers, (n,)), rows)
     shift = padded_list(np.broadcast_to(k.shifts, (n,)), rows)
     right_only = all(s <= 0 for s in shift)
     per_tensor = len(set(mult)) == 1 and len(set(shift)) == 1  # two immediates, no arrays
+    small = (right_only and bound is not None and bound < 2**30 and all(1 <= -s <= 23 for s in shift)
+             and all(m >= 2**30 for m in mult))
     return dict(mult=mult, shift=[-s for s in shift] if right_only else shift, right_only=right_only,
-                per_tensor=per_tensor)
+                per_tensor=per_tensor, small_requant=small)
 
 
 def padded_list(values: np.ndarray, rows: int) -> list[int]:
@@ -191,6 +202,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
     wk[:oc, :depth] = w.reshape(oc, depth)
     if dsp:
         wk = dsp_pairs(wk)
+    bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
     (t, _, left, _), y, x = op.padding, graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
     oy_lo, oy_hi = interior(y[1], x[1], kh, op.stride[0], op.dilation[0], t)
     ox_lo, ox_hi = interior(y[2], x[2], kw, op.stride[1], op.dilation[1], left)
@@ -201,8 +213,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                pixels_odd=(x[1] * x[2]) % 2 == 1,
                template="ops/conv2d_kernel.c.j2", stack_bytes=2 * 2 * k_pad,
                oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
-               **requant_arrays(k, oc_pad, oc),
-               constants={"weights": wk,
-                          "bias": np.array(folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad), np.int32)})
+               **requant_arrays(k, oc_pad, oc, acc_bound(bias, w.reshape(oc, -1))),
+               constants={"weights": wk, "bias": np.array(bias, np.int32)})
     return ctx
 

@@ -24,7 +24,14 @@ from edgeq.ops.common import (
     window_out,
     windows,
 )
-from edgeq.ops.conv2d import ConvKernel, folded_bias, interior, requant_arrays, requantize_per_channel
+from edgeq.ops.conv2d import (
+    ConvKernel,
+    acc_bound,
+    folded_bias,
+    interior,
+    requant_arrays,
+    requantize_per_channel,
+)
 
 
 @dataclass(frozen=True)
@@ -108,9 +115,15 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
     x, y = graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
     oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], op.padding[0])
     ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], op.padding[2])
+    bias = folded_bias(b, w.reshape(-1, c).T, k.input_offset, c)
     dsp = "dsp" in features
+    has_border = (oy_lo, oy_hi, ox_lo, ox_hi) != (0, y[1], 0, y[2])
+    taps = [(ky * op.dilation[0] * x[2] + kx * op.dilation[1]) * c for ky in range(kh) for kx in range(kw)]
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant="dsp" if dsp else "portable",
                simd=dsp and c % 4 == 0, pad_value=-k.input_offset, oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo,
-               ox_hi=ox_hi, **requant_arrays(k, c, c),
-               constants={"bias": np.array(folded_bias(b, w.reshape(-1, c).T, k.input_offset, c), np.int32)})
+               ox_hi=ox_hi, has_border=has_border, n_taps=kh * kw, tap_offsets=taps,
+               tap_w_offsets=[t * c for t in range(kh * kw)],
+               stack_bytes=(c + 3) // 4 * 4 + 4 * kh * kw if has_border else 0,
+               **requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T)),
+               constants={"bias": np.array(bias, np.int32)})
     return ctx

@@ -21,7 +21,14 @@ from edgeq.ops.common import (
     quantize_bias,
     quantize_weights,
 )
-from edgeq.ops.conv2d import ConvKernel, folded_bias, requant_arrays, requantize_per_channel, round_up
+from edgeq.ops.conv2d import (
+    ConvKernel,
+    acc_bound,
+    folded_bias,
+    requant_arrays,
+    requantize_per_channel,
+    round_up,
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: t
     n_out, n_in = w.shape
     dsp = "dsp" in features
     k_pad, o_pad = round_up(n_in, 4), round_up(n_out, 4)
+    bias = folded_bias(b, w, k.input_offset, o_pad)
     wk = np.zeros((o_pad, k_pad), dtype=np.int8)
     wk[:n_out, :n_in] = w
     if dsp:  # [o/4][k/4][4 outputs][4 inputs]: one 16-byte run per step of the inner loop
@@ -88,7 +96,7 @@ def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: t
         layout = f"[{o_pad}][{k_pad}], zero padded"
     ctx.update(template="ops/fully_connected_kernel.c.j2", variant="dsp" if dsp else "portable",
                stack_bytes=k_pad if dsp and k_pad != n_in else 0,
-               k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout, **requant_arrays(k, o_pad, n_out),
-               constants={"weights": wk,
-                          "bias": np.array(folded_bias(b, w, k.input_offset, o_pad), np.int32)})
+               k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout,
+               **requant_arrays(k, o_pad, n_out, acc_bound(bias, w)),
+               constants={"weights": wk, "bias": np.array(bias, np.int32)})
     return ctx
