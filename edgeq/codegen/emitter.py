@@ -103,10 +103,11 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
     overrides: dict[str, np.ndarray] = {}  # C symbol -> kernel layout of a layer's constant
     layers = []
     scratch = 0  # the largest kernel stack buffer
+    shared: dict[str, dict[str, Any]] = {}  # kernels every layer of a kind calls, rendered once
     for i, node in enumerate(graph.nodes):
         fn = f"edgeq_{name}_l{i}_{node.kind}"
         consts = [symbols[t] for t in node.inputs if graph.tensors[t].is_constant]
-        ctx: dict[str, Any] = dict(fn=fn, k=node.kernel, op=node.op, features=features)
+        ctx: dict[str, Any] = dict(fn=fn, k=node.kernel, op=node.op, features=features, name=name)
         if consts:
             ctx["w"] = consts[0]
         if len(consts) > 1:
@@ -117,6 +118,13 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
             kctx = kernel_context(node, graph, features)
             template = kctx.pop("template", template)
             scratch = max(scratch, int(kctx.get("stack_bytes", 0)))
+            spec = kctx.pop("shared", None)
+            if spec is not None:  # one shared kernel per kind, cpu variant and requantization
+                key = f"{spec['key']}_{kctx['rq_kind']}"
+                entry = shared.setdefault(key, dict(template=spec["template"], variant=spec["variant"],
+                                                    rq=kctx["rq_kind"], maxima={}))
+                for key, value in spec["max"].items():
+                    entry["maxima"][key] = max(entry["maxima"].get(key, 0), int(value))
             for role, data in kctx.pop("constants", {}).items():
                 symbol = f"edgeq_{name}_l{i}_{role}"
                 overrides[symbol] = data
@@ -146,8 +154,13 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         constants.append(dict(symbol=symbol, ctype=_c_type(data), dtype=str(data.dtype), shape=list(data.shape),
                               size=data.size, rows=_rows(data), comment="kernel layout"))
 
+    shared_code = "".join(env.get_template(e["template"]).render(name=name, variant=e["variant"], rq=e["rq"],
+                                                                      **e["maxima"])
+                          + "\n" for _, e in sorted(shared.items()))
+    uses_dsp = any(e["variant"] == "dsp" for e in shared.values())
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
-    common.update(layers=layers, constants=constants, arena_bytes=plan.arena_bytes,
+    common.update(layers=layers, constants=constants, shared_code=shared_code, uses_dsp=uses_dsp,
+                  arena_bytes=plan.arena_bytes,
                   input=_io(graph, inp, graph.input_layout), output=_io(graph, outp, graph.output_layout),
                   name_string=c_string(graph.name), stack_bytes=stack_reserve(scratch),
                   max_layer_output=max(graph.tensors[n.outputs[0]].size for n in graph.nodes))

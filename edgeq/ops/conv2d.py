@@ -158,7 +158,9 @@ def requant_arrays(k: Any, rows: int, n: int, bound: int | None = None) -> dict[
     small = (right_only and bound is not None and bound < 2**30 and all(1 <= -s <= 23 for s in shift)
              and all(m >= 2**30 for m in mult))
     return dict(mult=mult, shift=[-s for s in shift] if right_only else shift, right_only=right_only,
-                per_tensor=per_tensor, small_requant=small)
+                per_tensor=per_tensor, small_requant=small,
+                rq_k=[(1 << (-s - 1)) + (int(k.output_offset) << -s) for s in shift] if small else [],
+                rq_kind="small" if small else "right" if right_only else "general")
 
 
 def padded_list(values: np.ndarray, rows: int) -> list[int]:
@@ -200,18 +202,22 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
     k_pad, oc_pad = round_up(depth, 4), round_up(oc, 2)
     wk = np.zeros((oc_pad, k_pad), dtype=np.int8)
     wk[:oc, :depth] = w.reshape(oc, depth)
-    if dsp:
-        wk = dsp_pairs(wk)
+    if dsp:  # [oc/2][k/4][2 rows][4], each 4 as w0 w2 w1 w3: one LDRD per step for both rows
+        wk = dsp_pairs(wk).reshape(oc_pad // 2, 2, k_pad // 4, 4).transpose(0, 2, 1, 3).reshape(oc_pad, k_pad)
+        layout = "[oc/2][k/4][2][4], each 4 as w0 w2 w1 w3 (SXTB16/SMLAD order)"
+    else:
+        layout = f"[{oc_pad}][{k_pad}], zero padded"
     bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
     (t, _, left, _), y, x = op.padding, graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
     oy_lo, oy_hi = interior(y[1], x[1], kh, op.stride[0], op.dilation[0], t)
     ox_lo, ox_hi = interior(y[2], x[2], kw, op.stride[1], op.dilation[1], left)
-    ctx.update(variant="dsp" if dsp else "portable", depth=depth, k_pad=k_pad, oc_pad=oc_pad,
-               pixels=x[1] * x[2], pad_value=-k.input_offset, word_copy=dsp and ic % 4 == 0,
-               pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0),
-               k_groups=k_pad // 4, dsp_steps=_dsp_steps(k_pad // 4), oc_odd=oc % 2 == 1,
-               pixels_odd=(x[1] * x[2]) % 2 == 1,
-               template="ops/conv2d_kernel.c.j2", stack_bytes=2 * 2 * k_pad,
+    variant = "dsp" if dsp else "portable"
+    tmp = k_pad if not dsp or ic % 4 else 0  # the generic im2col's contiguous window (int16)
+    ctx.update(variant=variant, depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
+               pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0), layout=layout,
+               template="ops/conv2d_kernel.c.j2", stack_bytes=2 * 2 * k_pad + 2 * tmp + 64,
+               shared={"key": f"conv2d_{variant}", "template": "ops/shared/conv2d.c.j2", "variant": variant,
+                       "max": {"cols_max": k_pad, "tmp_max": max(tmp, 2)}},
                oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
                **requant_arrays(k, oc_pad, oc, acc_bound(bias, w.reshape(oc, -1))),
                constants={"weights": wk, "bias": np.array(bias, np.int32)})

@@ -31,6 +31,7 @@ from edgeq.ops.conv2d import (
     interior,
     requant_arrays,
     requantize_per_channel,
+    round_up,
 )
 
 
@@ -118,12 +119,16 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
     bias = folded_bias(b, w.reshape(-1, c).T, k.input_offset, c)
     dsp = "dsp" in features
     has_border = (oy_lo, oy_hi, ox_lo, ox_hi) != (0, y[1], 0, y[2])
-    taps = [(ky * op.dilation[0] * x[2] + kx * op.dilation[1]) * c for ky in range(kh) for kx in range(kw)]
-    ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant="dsp" if dsp else "portable",
-               simd=dsp and c % 4 == 0, pad_value=-k.input_offset, oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo,
-               ox_hi=ox_hi, has_border=has_border, n_taps=kh * kw, tap_offsets=taps,
-               tap_w_offsets=[t * c for t in range(kh * kw)],
-               stack_bytes=(c + 3) // 4 * 4 + 4 * kh * kw if has_border else 0,
+    variant = "dsp" if dsp else "portable"
+    ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant=variant, pad_value=-k.input_offset,
+               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               stack_bytes=(c + 3) // 4 * 4 + 8 * kh * kw + 64,
+               shared={"key": f"depthwise_conv2d_{variant}", "template": "ops/shared/depthwise_conv2d.c.j2",
+                       "variant": variant, "max": {"c_max": round_up(c, 4), "taps_max": kh * kw}},
                **requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T)),
                constants={"bias": np.array(bias, np.int32)})
+    if dsp and c % 4 == 0:  # [C/4][taps][4]: a group of four channels reads its taps' weights in a row
+        ctx["constants"]["weights"] = np.ascontiguousarray(
+            w.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2)).reshape(-1).astype(np.int8)
+    del has_border
     return ctx

@@ -94,6 +94,25 @@ static inline int8_t edgeq_requant_small(int32_t acc, int32_t multiplier, int32_
     return (int8_t)edgeq_clamp(y, lo, hi);
 }
 
+/* edgeq_requant_small with the rounding half and the output offset folded into one per-channel
+ * constant k = 2^(right-1) + (offset << right): y = sat(high - (high < 0) + k) >> right. The sum
+ * saturates only where |y| >= 2^(31-right) >= 256, which the clamp maps to the exact byte. */
+static inline int8_t edgeq_requant_k(int32_t acc, int32_t multiplier, int32_t right, int32_t k, int32_t lo,
+                                     int32_t hi)
+{
+#if defined(EDGEQ_USE_DSP)
+    int32_t high;
+    __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(multiplier));
+    int32_t y = __qadd(high + (high >> 31), k) >> right;
+#else
+    const int32_t high = (int32_t)(((int64_t)acc * (int64_t)multiplier + (INT64_C(1) << 30)) >> 31);
+    const int64_t t = (int64_t)(high + (high >> 31)) + k;
+    int32_t y = (int32_t)((t > INT32_MAX ? INT32_MAX : t < INT32_MIN ? INT32_MIN : t) >> right);
+#endif
+    y = y < lo ? lo : y;
+    return (int8_t)(y > hi ? hi : y);
+}
+
 /* Requantize an int32 accumulator to the int8 output: edgeq_mbqm, offset, clamp. */
 static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset,
                                    int32_t lo, int32_t hi)
@@ -107,7 +126,76 @@ static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shif
     return (int8_t)edgeq_clamp(y, lo, hi);
 }
 
+/* A layer's requantization for the shared kernels: per-channel multipliers and shifts
+ * (mask 0: one pair for the whole tensor), output offset and clamp, and which exact variant the
+ * layer's numbers allow (checked at generation time); for EDGEQ_RQ_SMALL `k` holds the folded
+ * rounding and offset of edgeq_requant_k. */
+#define EDGEQ_RQ_GENERAL 0
+#define EDGEQ_RQ_RIGHT 1
+#define EDGEQ_RQ_SMALL 2
+typedef struct {
+    const int32_t *mult;
+    const int8_t *shift;
+    const int32_t *k;
+    int32_t mask;
+    int32_t offset;
+    int32_t lo;
+    int32_t hi;
+} edgeq_rq_t;
+
+/* One output of a shared kernel: `kind` is a constant where the kernel is rendered, so the
+ * call folds to one of the three exact requantizations. */
+static inline int8_t edgeq_rq(int32_t kind, int32_t acc, int32_t multiplier, int32_t shift, int32_t k,
+                              int32_t offset, int32_t lo, int32_t hi)
+{
+    if (kind == EDGEQ_RQ_SMALL) {
+        return edgeq_requant_k(acc, multiplier, shift, k, lo, hi);
+    }
+    if (kind == EDGEQ_RQ_RIGHT) {
+        return edgeq_requant_right(acc, multiplier, shift, offset, lo, hi);
+    }
+    return edgeq_requant(acc, multiplier, shift, offset, lo, hi);
+}
+
+/* CONV_2D (shared kernel): geometry, the window's interior, weights in the kernel's order and
+ * bias + input_offset * sum(weights). */
+typedef struct {
+    const int8_t *weights;
+    const int32_t *bias;
+    edgeq_rq_t rq;
+    int16_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+    int16_t oy_lo, oy_hi, ox_lo, ox_hi;
+    int16_t depth, k_pad, oc_pad;
+    int8_t pad_value;
+} edgeq_conv_params_t;
+
+/* DEPTHWISE_CONV_2D, depth multiplier 1 (shared kernel). */
+typedef struct {
+    const int8_t *weights;
+    const int32_t *bias;
+    edgeq_rq_t rq;
+    int16_t in_h, in_w, c, out_h, out_w;
+    int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+    int16_t oy_lo, oy_hi, ox_lo, ox_hi;
+    int8_t pad_value;
+} edgeq_dw_params_t;
+
+/* FULLY_CONNECTED (shared kernel). */
+typedef struct {
+    const int8_t *weights;
+    const int32_t *bias;
+    edgeq_rq_t rq;
+    int32_t rows, in_features, out_features, k_pad, o_pad;
+} edgeq_fc_params_t;
+
 #if defined(EDGEQ_USE_DSP)
+/* Two consecutive words at *p (4-byte aligned), advancing *p: one LDRD. */
+static inline void edgeq_ld2(const int32_t **p, int32_t *a, int32_t *b)
+{
+    __asm__("ldrd %0, %1, [%2], #8" : "=r"(*a), "=r"(*b), "+r"(*p) : "m"(*(const int32_t(*)[2]) * p));
+}
+
 static inline uint32_t edgeq_ror8(uint32_t v)
 {
     return (v >> 8) | (v << 24);

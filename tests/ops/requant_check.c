@@ -27,6 +27,10 @@ int main(void) {
         if (lo > hi) lo = -128;
         int32_t want = edgeq_clamp(edgeq_mbqm(x, m, -right) + off, lo, hi);
         int32_t got = edgeq_requant_small(x, m, right, off, lo, hi);
+        int32_t k = (int32_t)(1u << (right - 1)) + (int32_t)((uint32_t)off << right);
+        if (edgeq_requant_k(x, m, right, k, lo, hi) != want) {
+            if (bad++ < 10) printf("k x=%d m=%d r=%d off=%d\n", x, m, right, off);
+        }
         if (got != want) { if (bad++ < 10) printf("small x=%d m=%d r=%d off=%d %d %d\n", x, m, right, off, got, want); }
     }
     printf("bad %ld\n", bad);
