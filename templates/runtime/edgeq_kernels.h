@@ -14,6 +14,14 @@
 #include <arm_acle.h>
 #endif
 
+/* Inner loops with many live values: GCC's scheduling before register allocation hoists every
+ * load of an unrolled body and spills; these functions keep the source order instead. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__arm__)
+#define EDGEQ_NO_PRESCHED __attribute__((optimize("no-schedule-insns")))
+#else
+#define EDGEQ_NO_PRESCHED
+#endif
+
 /* An int32 that may alias other types: aligned word reads of the kernels' int16 buffers. */
 typedef int32_t edgeq_word_t __attribute__((may_alias, aligned(4)));
 
