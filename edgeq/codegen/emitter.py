@@ -104,6 +104,7 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
     layers = []
     scratch = 0  # the largest kernel stack buffer
     shared: dict[str, dict[str, Any]] = {}  # kernels every layer of a kind calls, rendered once
+    shared_maxima: dict[str, dict[str, int]] = {}
     for i, node in enumerate(graph.nodes):
         fn = f"edgeq_{name}_l{i}_{node.kind}"
         consts = [symbols[t] for t in node.inputs if graph.tensors[t].is_constant]
@@ -120,11 +121,12 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
             scratch = max(scratch, int(kctx.get("stack_bytes", 0)))
             spec = kctx.pop("shared", None)
             if spec is not None:  # one shared kernel per kind, cpu variant and requantization
-                key = f"{spec['key']}_{kctx['rq_kind']}"
-                entry = shared.setdefault(key, dict(template=spec["template"], variant=spec["variant"],
-                                                    rq=kctx["rq_kind"], maxima={}))
+                maxima = shared_maxima.setdefault(spec["key"], {})  # buffer sizes: per kind and variant
+                shared.setdefault(f"{spec['key']}_{kctx['rq_kind']}",
+                                  dict(template=spec["template"], variant=spec["variant"], rq=kctx["rq_kind"],
+                                       maxima=maxima))
                 for key, value in spec["max"].items():
-                    entry["maxima"][key] = max(entry["maxima"].get(key, 0), int(value))
+                    maxima[key] = max(maxima.get(key, 0), int(value))
             for role, data in kctx.pop("constants", {}).items():
                 symbol = f"edgeq_{name}_l{i}_{role}"
                 overrides[symbol] = data
