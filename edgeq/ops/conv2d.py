@@ -74,14 +74,7 @@ class Conv2D(Op):
         return self.activation.apply(acc.reshape(x.shape[0], oh, ow, w.shape[0])).astype(np.float32)
 
     def quantize(self, node: Node, graph: Graph) -> ConvKernel:
-        qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
-        quantize_weights(graph, node, 1, axis=0)
-        w_scale = quant_of(graph, node.inputs[1]).scale
-        out_c = graph.tensors[node.inputs[1]].shape[0]
-        quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
-        mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
-        lo, hi = self.activation.int8_range(qout)
-        return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+        return weighted_kernel(node, graph, self.activation, weight_axis=0, channel_axis=0)
 
     def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
         k: ConvKernel = kernel
@@ -108,6 +101,21 @@ class Conv2D(Op):
         """Template context of the specialised kernel for a core with `features` (board cpu
         features): reordered/padded weights and folded bias as the layer's constants."""
         return _conv_kernel_context(self, node, graph, tuple(features))
+
+
+def weighted_kernel(node: Node, graph: Graph, activation: Activation, weight_axis: int | None,
+                    channel_axis: int) -> ConvKernel:
+    """Kernel constants of a layer with weights and bias (conv, depthwise, dense): int8
+    weights (per channel along `weight_axis`, per tensor if None), int32 bias with scale
+    input_scale * weight_scale, one requantization multiplier and shift per output channel."""
+    qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
+    quantize_weights(graph, node, 1, axis=weight_axis)
+    w_scale = quant_of(graph, node.inputs[1]).scale
+    out_c = graph.tensors[node.inputs[1]].shape[channel_axis]
+    quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
+    mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
+    lo, hi = activation.int8_range(qout)
+    return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
 
 
 def _requantize(acc: np.ndarray, k: Any) -> np.ndarray:

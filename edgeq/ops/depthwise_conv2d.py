@@ -17,10 +17,6 @@ from edgeq.ops.common import (
     Activation,
     Padding,
     pad_nhwc,
-    per_channel_multipliers,
-    quant_of,
-    quantize_bias,
-    quantize_weights,
     window_out,
     windows,
 )
@@ -32,6 +28,7 @@ from edgeq.ops.conv2d import (
     requant_arrays,
     requantize_per_channel,
     round_up,
+    weighted_kernel,
 )
 
 
@@ -71,14 +68,7 @@ class DepthwiseConv2D(Op):
         return self.activation.apply(acc).astype(np.float32)
 
     def quantize(self, node: Node, graph: Graph) -> ConvKernel:
-        qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
-        quantize_weights(graph, node, 1, axis=3)
-        w_scale = quant_of(graph, node.inputs[1]).scale
-        out_c = graph.tensors[node.inputs[1]].shape[3]
-        quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
-        mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
-        lo, hi = self.activation.int8_range(qout)
-        return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+        return weighted_kernel(node, graph, self.activation, weight_axis=3, channel_axis=3)
 
     def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
         x, w, b = ins

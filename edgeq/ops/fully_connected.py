@@ -16,10 +16,6 @@ from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import (
     NO_ACTIVATION,
     Activation,
-    per_channel_multipliers,
-    quant_of,
-    quantize_bias,
-    quantize_weights,
 )
 from edgeq.ops.conv2d import (
     ConvKernel,
@@ -28,6 +24,7 @@ from edgeq.ops.conv2d import (
     requant_arrays,
     requantize_per_channel,
     round_up,
+    weighted_kernel,
 )
 
 
@@ -49,14 +46,8 @@ class FullyConnected(Op):
         return self.activation.apply(y).astype(np.float32)
 
     def quantize(self, node: Node, graph: Graph) -> ConvKernel:
-        qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
-        quantize_weights(graph, node, 1, axis=0 if self.per_channel else None)
-        w_scale = quant_of(graph, node.inputs[1]).scale
-        out_c = graph.tensors[node.inputs[1]].shape[0]
-        quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
-        mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
-        lo, hi = self.activation.int8_range(qout)
-        return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+        return weighted_kernel(node, graph, self.activation, weight_axis=0 if self.per_channel else None,
+                               channel_axis=0)
 
     def run_int8(self, ins: list[np.ndarray], kernel: Any) -> np.ndarray:
         x, w, b = ins
