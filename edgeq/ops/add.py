@@ -9,7 +9,7 @@ import numpy as np
 
 from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, Shape
-from edgeq.ops.common import NO_ACTIVATION, Activation, quant_of
+from edgeq.ops.common import NO_ACTIVATION, Activation, quant_of, same_shape_operands
 from edgeq.quant.fixedpoint import (
     multiply_by_quantized_multiplier_smaller_than_one_exp as mul_exp,
 )
@@ -41,10 +41,7 @@ class Add(Op):
     activation: Activation = NO_ACTIVATION
 
     def infer_shapes(self, in_shapes: list[Shape]) -> list[Shape]:
-        a, b = in_shapes
-        if tuple(a) != tuple(b):
-            raise ValueError(f"add: operand shapes {a} and {b} differ (broadcasting is not supported)")
-        return [tuple(a)]
+        return same_shape_operands(self.kind, in_shapes)
 
     def run_float(self, ins: list[np.ndarray]) -> np.ndarray:
         return self.activation.apply(ins[0].astype(np.float32) + ins[1].astype(np.float32)).astype(np.float32)

@@ -48,6 +48,14 @@ RELU6 = Activation(0.0, 6.0)
 Padding = tuple[int, int, int, int]  # top, bottom, left, right
 
 
+def same_shape_operands(kind: str, in_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Output shape of an elementwise op on two operands of one shape (no broadcasting)."""
+    a, b = in_shapes
+    if tuple(a) != tuple(b):
+        raise ValueError(f"{kind}: operand shapes {a} and {b} differ (broadcasting is not supported)")
+    return [tuple(a)]
+
+
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
     """TensorFlow/PyTorch 'same' padding: the extra pixel goes at the end."""
     out = -(-size // stride)
