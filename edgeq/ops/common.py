@@ -94,11 +94,13 @@ def quant_of(graph: Graph, tensor: str) -> QuantParams:
     return q
 
 
-def quantize_weights(graph: Graph, node: Node, index: int, axis: int | None) -> np.ndarray:
+def quantize_weights(graph: Graph, node: Node, index: int, axis: int | None,
+                     min_scale: np.ndarray | None = None) -> np.ndarray:
     """Quantize a float weight input to int8 symmetric ([-127, 127], zero point 0).
 
-    Per channel along `axis`, or per tensor when `axis` is None. A weight input that is
-    already int8 (an imported quantized model) is kept as stored.
+    Per channel along `axis`, or per tensor when `axis` is None; no scale below `min_scale`
+    (per channel, or one value). A weight input that is already int8 (an imported quantized
+    model) is kept as stored.
     """
     name = node.inputs[index]
     t = graph.tensors[name]
@@ -113,6 +115,8 @@ def quantize_weights(graph: Graph, node: Node, index: int, axis: int | None) -> 
         moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
         max_abs = np.max(np.abs(moved), axis=1)
     scale = np.where(max_abs > 0, max_abs / 127.0, 1.0)
+    if min_scale is not None:
+        scale = np.maximum(scale, np.where(min_scale > 0, min_scale, 0.0))
     bshape = [1] * w.ndim
     if axis is not None:
         bshape[axis] = -1

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.ir.graph import Graph, Node
+from edgeq.ir.tensor import DType
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import (
     NO_ACTIVATION,
@@ -103,13 +104,33 @@ class Conv2D(Op):
         return _conv_kernel_context(self, node, graph, tuple(features))
 
 
+#: Largest |quantized bias| the quantizer produces: leaves room in int32 for the kernels to fold
+#: input_offset * sum(weights) into the bias (|offset| <= 128, |w| <= 127, up to 2**16 taps).
+BIAS_LIMIT = 2**30
+
+
+def _bias_min_weight_scale(graph: Graph, node: Node, input_scale: float, weight_axis: int | None
+                           ) -> np.ndarray | None:
+    """The weight scale below which a channel's float bias would not fit BIAS_LIMIT.
+
+    A channel with near-zero weights but a real bias (common after folding batch norm) would
+    otherwise get a tiny weight scale and a bias beyond int32; a larger weight scale costs that
+    channel nothing, as TFLite's converter also does."""
+    bias = graph.tensors[node.inputs[2]]
+    if bias.dtype != DType.FLOAT32 or bias.data is None:
+        return None
+    need = np.abs(bias.data.astype(np.float64)) / (input_scale * BIAS_LIMIT)
+    return need if weight_axis is not None else np.array([need.max(initial=0.0)])
+
+
 def weighted_kernel(node: Node, graph: Graph, activation: Activation, weight_axis: int | None,
                     channel_axis: int) -> ConvKernel:
     """Kernel constants of a layer with weights and bias (conv, depthwise, dense): int8
     weights (per channel along `weight_axis`, per tensor if None), int32 bias with scale
     input_scale * weight_scale, one requantization multiplier and shift per output channel."""
     qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
-    quantize_weights(graph, node, 1, axis=weight_axis)
+    quantize_weights(graph, node, 1, axis=weight_axis, min_scale=_bias_min_weight_scale(graph, node, qin.s,
+                                                                                        weight_axis))
     w_scale = quant_of(graph, node.inputs[1]).scale
     out_c = graph.tensors[node.inputs[1]].shape[channel_axis]
     quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))

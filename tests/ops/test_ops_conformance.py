@@ -156,3 +156,21 @@ def test_saturation_extremes() -> None:
     op = Conv2D(padding=(1, 1, 1, 1))
     g = one_op_graph(op, [(1, 5, 5, 2)], [rng.normal(size=(3, 3, 3, 2)) * 50, rng.normal(size=3) * 100])
     _check(g, rng, outlier=100.0)
+
+
+@pytest.mark.parametrize("op_type", ["conv", "dense"])
+def test_dead_channel_with_bias_fits_int32(op_type: str) -> None:
+    """A channel whose weights are (almost) zero but whose bias is not — common after folding
+    batch norm — gets a larger weight scale instead of a bias beyond int32."""
+    rng = np.random.default_rng(12)
+    if op_type == "conv":
+        w = rng.normal(size=(4, 3, 3, 2))
+        w[1] = 1e-12
+        g = one_op_graph(Conv2D(padding=(1, 1, 1, 1)), [(1, 5, 5, 2)], [w, np.array([0.1, 50.0, -0.2, 0.3])])
+    else:
+        w = rng.normal(size=(3, 16))
+        w[2] = 0.0
+        g = one_op_graph(FullyConnected(per_channel=True), [(1, 16)], [w, np.array([0.1, -0.2, -80.0])])
+    q = _check(g, rng)
+    bias = q.tensors[q.nodes[0].inputs[2]].data
+    assert np.all(np.abs(bias.astype(np.int64)) <= 2**30)
