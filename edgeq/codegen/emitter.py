@@ -17,6 +17,7 @@ from edgeq import __version__
 from edgeq.codegen.env import RUNTIME_DIR, environment
 from edgeq.codegen.naming import c_comment, c_identifier, c_string
 from edgeq.codegen.planner import MemoryPlan, plan_memory
+from edgeq.errors import UnsupportedError
 from edgeq.ir.graph import Graph
 from edgeq.ir.tensor import Tensor
 
@@ -116,7 +117,10 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         template = node.op.template
         kernel_context = getattr(node.op, "kernel_context", None)
         if kernel_context is not None:
-            kctx = kernel_context(node, graph, features)
+            try:
+                kctx = kernel_context(node, graph, features)
+            except ValueError as e:  # constants the kernels cannot hold (an imported model's bias)
+                raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
             template = kctx.pop("template", template)
             scratch = max(scratch, int(kctx.get("stack_bytes", 0)))
             spec = kctx.pop("shared", None)
@@ -134,10 +138,9 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
             ctx.update(kctx)
         else:
             ctx.update(node.op.template_context(node, graph))
+        if node.kind == "reshape":
+            ctx["in_place"] = node.outputs[0] in plan.aliases  # the output is the input's buffer
         code = env.get_template(template).render(**ctx)
-        if node.kind == "reshape" and node.outputs[0] in plan.aliases:  # in place: nothing to copy
-            code = (f"/* RESHAPE in place: the output is the input's arena buffer. */\n"
-                    f"static void {fn}(const int8_t *in0, int8_t *out)\n{{\n    (void)in0;\n    (void)out;\n}}\n")
         activations = [t for t in node.inputs if not graph.tensors[t].is_constant]
         out = node.outputs[0]
         layers.append(dict(kind=node.kind, comment=c_comment(node.source or node.name), code=code, fn=fn,
