@@ -80,10 +80,7 @@ class BuildDir:
         meta_path = p / BUILD_JSON
         if not meta_path.is_file():
             raise EdgeqError(f"{p} is not an edgeq build directory (no {BUILD_JSON})")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise EdgeqError(f"{meta_path} is corrupt: {e}") from None
+        meta = read_json(meta_path, str(meta_path))
         version = meta.get("edgeq_version")
         if version != __version__:
             raise EdgeqError(f"{p} was built by edgeq {version}, this is edgeq {__version__}; rebuild it")
@@ -102,13 +99,18 @@ class BuildDir:
         path = self.path / REPORT_JSON
         if not path.is_file():
             raise EdgeqError(f"{path} is missing; rebuild with `edgeq build`")
-        try:
-            return json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise EdgeqError(f"{path} is corrupt: {e}") from None
+        return read_json(path, str(path))
 
     def write_report(self, report: dict[str, Any]) -> None:
         write_json_atomic(self.path / REPORT_JSON, report)
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A JSON file edgeq wrote; a corrupt one is a one-line EdgeqError naming `what`."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise EdgeqError(f"{what} is corrupt: {e}") from None
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

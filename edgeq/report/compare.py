@@ -11,11 +11,11 @@ Gates:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeq.builddir import read_json
 from edgeq.errors import EdgeqError
 from edgeq.report.view import fmt_bytes, fmt_count, latency_of, main_accuracy
 
@@ -34,10 +34,7 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         p = p / "report.json"
     if not p.is_file():
         raise EdgeqError(f"baseline {p} does not exist")
-    try:
-        data = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise EdgeqError(f"baseline {p} is corrupt: {e}") from None
+    data = read_json(p, f"baseline {p}")
     return check_report(data, f"baseline {p}")
 
 
