@@ -164,9 +164,11 @@ class FakeDevice:
                 reply(line)
         elif cmd == "timestamp":
             reply(f"m-lap-us-{int((time.monotonic() - self.t0) * 1e6)}")
+        elif cmd == "stack":
+            reply("m-stack-[0/0]")  # as the host build: no painted stack to measure
         elif cmd == "help":
-            for c in ("name", "profile", "timestamp", "db load N", "db HEX", "db print", "infer N W", "results",
-                      "bin", "help"):
+            for c in ("name", "profile", "timestamp", "stack", "db load N", "db HEX", "db print", "infer N W",
+                      "results", "bin", "help"):
                 reply(f"m-[{c}]")
         elif cmd == "bin":
             reply(P.BIN_READY)

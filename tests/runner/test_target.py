@@ -44,6 +44,7 @@ def test_infer_layers_and_ascii_on_pty() -> None:
         assert np.array_equal(layers[0], np.clip(x[0].astype(np.int16) // 2 + 1, -128, 127).astype(np.int8))
         assert np.array_equal(out, reference(x)[0])
         assert t.ascii("name%") == ["m-name-edgeq-fake"]
+        assert t.ascii("stack%") == ["m-stack-[0/0]"]
         profile = t.ascii("profile")
         assert "m-input-[8]" in profile and "m-count-unit-[cycles]" in profile
         assert t.ascii("db load 8%") == ["m-[Expecting 8 bytes]"]
