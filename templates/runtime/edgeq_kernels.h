@@ -62,16 +62,22 @@ static inline int32_t edgeq_mbqm_right(int32_t x, int32_t multiplier, int32_t ri
     return (high >> right) + ((high & mask) > threshold ? 1 : 0);
 }
 
-static inline int8_t edgeq_requant_right(int32_t acc, int32_t multiplier, int32_t right, int32_t offset,
-                                         int32_t lo, int32_t hi)
+/* y clamped to [lo, hi] as int8; one SSAT where the range is the whole int8 range. */
+static inline int8_t edgeq_to_int8(int32_t y, int32_t lo, int32_t hi)
 {
-    const int32_t y = edgeq_mbqm_right(acc, multiplier, right) + offset;
 #if defined(__ARM_FEATURE_SAT)
     if (lo == -128 && hi == 127) {
         return (int8_t)__ssat(y, 8);
     }
 #endif
     return (int8_t)edgeq_clamp(y, lo, hi);
+}
+
+static inline int8_t edgeq_requant_right(int32_t acc, int32_t multiplier, int32_t right, int32_t offset,
+                                         int32_t lo, int32_t hi)
+{
+    const int32_t y = edgeq_mbqm_right(acc, multiplier, right) + offset;
+    return edgeq_to_int8(y, lo, hi);
 }
 
 /* edgeq_requant_right for a layer whose accumulators stay within +-2^30 and whose right
@@ -94,12 +100,7 @@ static inline int8_t edgeq_requant_small(int32_t acc, int32_t multiplier, int32_
     const int32_t t = down > INT32_MAX - half ? INT32_MAX : down + half;
 #endif
     const int32_t y = (t >> right) + offset;
-#if defined(__ARM_FEATURE_SAT)
-    if (lo == -128 && hi == 127) {
-        return (int8_t)__ssat(y, 8);
-    }
-#endif
-    return (int8_t)edgeq_clamp(y, lo, hi);
+    return edgeq_to_int8(y, lo, hi);
 }
 
 /* edgeq_requant_small with the rounding half and the output offset folded into one per-channel
@@ -126,12 +127,7 @@ static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shif
                                    int32_t lo, int32_t hi)
 {
     const int32_t y = edgeq_mbqm_fast(acc, multiplier, shift) + offset;
-#if defined(__ARM_FEATURE_SAT)
-    if (lo == -128 && hi == 127) {
-        return (int8_t)__ssat(y, 8);
-    }
-#endif
-    return (int8_t)edgeq_clamp(y, lo, hi);
+    return edgeq_to_int8(y, lo, hi);
 }
 
 /* A layer's requantization for the shared kernels: per-channel multipliers and shifts
