@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,22 @@ def _edgeq_int8_scores(model: Any, x_calib: np.ndarray, x_test: np.ndarray, obse
     return qout.dequantize(y).reshape(len(x_test), -1)
 
 
+def tflite_full_integer(model: Any, representative: Callable[[], Iterator[list[np.ndarray]]],
+                        int8_io: bool = True) -> bytes:
+    """The TFLite converter's full-integer int8 quantization of a Keras model (int8 input and
+    output unless `int8_io` is False): the model edgeq is compared with, and the tests' oracle."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if int8_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
 def _tflite_int8_scores(model: Any, x_calib: np.ndarray, x_test: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
@@ -46,13 +63,7 @@ def _tflite_int8_scores(model: Any, x_calib: np.ndarray, x_test: np.ndarray) -> 
         for sample in x_calib:
             yield [sample[None].astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
+    flatbuffer = tflite_full_integer(model, representative)
     with warnings.catch_warnings():  # tf.lite.Interpreter announces its move to ai_edge_litert
         warnings.simplefilter("ignore")
         interpreter = tf.lite.Interpreter(model_content=flatbuffer)

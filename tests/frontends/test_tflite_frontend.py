@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeq.compare import tflite_full_integer
 from edgeq.errors import EdgeqError, UnsupportedError
 from edgeq.frontends.load import load_file
 
@@ -34,15 +35,9 @@ def convert(model, shape: tuple[int, ...], quantize: bool = True, float_io: bool
         for _ in range(16):
             yield [rng.normal(size=(1, *shape)).astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantize:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if not float_io:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-    return converter.convert()
+        return tflite_full_integer(model, representative, int8_io=not float_io)
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
 def edit(content: bytes, fn) -> bytes:

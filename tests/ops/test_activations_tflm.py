@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from edgeq.codegen.emitter import generate
+from edgeq.compare import tflite_full_integer
 from edgeq.interpreter import run_int8
 from edgeq.ir import Graph, Tensor
 from edgeq.ir.graph import Node
@@ -57,13 +58,7 @@ def _tflite(activation: str, shape: tuple[int, ...], lo: float, hi: float, beta:
         for _ in range(8):
             yield [rng.uniform(lo, hi, size=(1, *shape)).astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    content = converter.convert()
+    content = tflite_full_integer(model, representative)
     if beta != 1.0:
         from tensorflow.lite.tools import flatbuffer_utils
 
