@@ -24,7 +24,22 @@ DEFAULT_MODELS = Path(__file__).resolve().parent.parent / "benchmarks" / "models
 
 
 def load_models(path: Path, only: list[str] | None = None) -> list[dict[str, Any]]:
-    entries = tomllib.loads(path.read_text()).get("model", [])
+    """The models listed in `path` (TOML, [[model]] tables with name and path), or those named in
+    `only`. A missing or malformed list, or an unknown name, raises EdgeqError."""
+    try:
+        entries = tomllib.loads(path.read_text()).get("model", [])
+    except FileNotFoundError:
+        raise EdgeqError(f"{path}: model list not found") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise EdgeqError(f"{path}: not a readable TOML model list ({e})") from None
+    for i, e in enumerate(entries):
+        for key in ("name", "path"):
+            if not isinstance(e.get(key), str):
+                raise EdgeqError(f"{path}: model {i + 1} has no '{key}' (a string)")
+    unknown = sorted(set(only or []) - {e["name"] for e in entries})
+    if unknown:
+        known = ", ".join(e["name"] for e in entries)
+        raise EdgeqError(f"{path}: no model named {', '.join(unknown)} (the list has {known})")
     models = []
     for e in entries:
         if only and e["name"] not in only:
@@ -153,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipping {e['name']}: {e['path']} not found", file=sys.stderr)
             continue
         rows.append(bench_model(e, args.board, args.out, args.opt))
+    if not rows:
+        raise EdgeqError("none of the models to benchmark was found (see the lines above)")
     print(format_table(rows, layers=not args.no_layers))
     out_json = args.json_out or args.out / "bench.json"
     out_json.parent.mkdir(parents=True, exist_ok=True)

@@ -37,3 +37,22 @@ def test_no_models_is_an_error(tmp_path: Path) -> None:
     empty = tmp_path / "models.toml"
     empty.write_text("")
     assert bench.main(["--models", str(empty), "--out", str(tmp_path)]) == 1
+
+
+@pytest.mark.parametrize("content, args, message", [
+    (None, [], "model list not found"),
+    ("x = [", [], "not a readable TOML model list"),
+    ('[[model]]\nname = "a"\n', [], "model 1 has no 'path'"),
+    ('[[model]]\nname = "a"\npath = "a.tflite"\n', ["--only", "a,zz"], "no model named zz (the list has a)"),
+    ('[[model]]\nname = "a"\npath = "missing.tflite"\n', [], "none of the models to benchmark was found"),
+])
+def test_bad_model_list_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None,
+                                    args: list[str], message: str) -> None:
+    models = tmp_path / "models.toml"
+    if content is not None:
+        models.write_text(content)
+    out = tmp_path / "out"
+    assert bench.main(["--models", str(models), "--out", str(out), *args]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "Traceback" not in "".join(err)
+    assert not (out / "bench.json").exists()
