@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.boards import DEFAULT_BOARD
-from edgeq.errors import EdgeqError
+from edgeq.errors import EdgeqError, run_main
 
 DEFAULT_MODELS = Path(__file__).resolve().parent.parent / "benchmarks" / "models.toml"
 
@@ -179,12 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    try:
-        return run(args)
-    except EdgeqError as e:
-        print(f"edgeq: error: {e}", file=sys.stderr)
-        return 1
+    return run_main(make_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeq.errors import EdgeqError
+from edgeq.errors import EdgeqError, run_main
 
 
 def _edgeq_int8_scores(model: Any, x_calib: np.ndarray, x_test: np.ndarray, observer: str) -> np.ndarray:
@@ -158,12 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    try:
-        return run(args)
-    except EdgeqError as e:
-        print(f"edgeq: error: {e}", file=sys.stderr)
-        return e.exit_code
+    return run_main(make_parser(), run, argv)
 
 
 if __name__ == "__main__":
