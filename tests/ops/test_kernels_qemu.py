@@ -53,6 +53,12 @@ CASES = {
     "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
     "fc_37_11": lambda r: _fc(r, 37, 11),
     "fc_64_8_pc": lambda r: _fc(r, 64, 8, per_channel=True, act=RELU),
+    "fc_rows3_21_12": lambda r: one_op_graph(FullyConnected(activation=RELU), [(1, 3, 21)],
+                                             [r.normal(size=(12, 21)), r.normal(size=12)]),
+    # output ranges far below the accumulators' step: multipliers above one (general requantization)
+    "conv3x3_c8_gen": lambda r: _conv(r, (1, 6, 5, 8), 6, 3, pad=(1, 1, 1, 1), act=Activation(0.0, 0.02)),
+    "dw3x3_c8_gen": lambda r: _dw(r, (1, 5, 6, 8), 3, pad=(1, 1, 1, 1), act=Activation(0.0, 0.02)),
+    "fc_36_12_gen": lambda r: _fc(r, 36, 12, act=Activation(0.0, 0.02)),
     # several layers writing over their dying inputs (shifted in-place buffers)
     "chain_mobilenet": lambda r: mobilenet_chain(r),
     "chain_residual": lambda r: residual_block(r),
