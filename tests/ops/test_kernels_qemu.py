@@ -48,6 +48,8 @@ CASES = {
     "conv3x3_c4_dil2": lambda r: _conv(r, (1, 8, 8, 4), 4, 3, dil=2, pad=(2, 2, 1, 1)),
     "conv1x1_c16": lambda r: _conv(r, (1, 5, 5, 16), 7, 1),
     "conv1x1_c6_s2": lambda r: _conv(r, (1, 6, 6, 6), 4, 1, stride=2),
+    "conv1x1_c8_s2_odd": lambda r: _conv(r, (1, 5, 5, 8), 5, 1, stride=2),  # 9 pixels, 5 channels
+    "conv1x1_c4_pad": lambda r: _conv(r, (1, 4, 3, 4), 6, 1, pad=(1, 0, 0, 1)),  # 1x1 with padding: im2col
     "dw3x3_c8": lambda r: _dw(r, (1, 7, 6, 8), 3, pad=(1, 1, 1, 1)),
     "dw3x3_c12_s2": lambda r: _dw(r, (1, 9, 9, 12), 3, stride=2, pad=(0, 1, 0, 1)),
     "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
