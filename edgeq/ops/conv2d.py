@@ -250,5 +250,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
                **requant_arrays(k, oc_pad, oc, acc_bound(bias, w.reshape(oc, -1))),
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
+    if dsp:
+        ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
     return ctx
 

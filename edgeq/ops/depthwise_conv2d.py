@@ -118,6 +118,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
                **requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T)),
                constants={"bias": np.array(bias, np.int32)})
     if dsp and c % 4 == 0:  # [C/4][taps][4]: a group of four channels reads its taps' weights in a row
+        ctx["per_tensor"] = False  # the four-channel loops index the requantization arrays by channel
         ctx["constants"]["weights"] = np.ascontiguousarray(
             w.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2)).reshape(-1).astype(np.int8)
     del has_border

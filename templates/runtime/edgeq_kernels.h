@@ -213,6 +213,58 @@ static inline int32_t edgeq_sxtb16_ror8(int32_t v)
     return r;
 }
 
+/* One output of edgeq_rq saturated to int8 (in [-128, 127], no activation clamp): the SSAT
+ * replaces the clamp, which edgeq_clamp4 applies to four packed outputs at once. */
+static inline int32_t edgeq_rq_sat(int32_t kind, int32_t acc, int32_t multiplier, int32_t shift, int32_t k,
+                                   int32_t offset)
+{
+    if (kind == EDGEQ_RQ_SMALL) {
+        int32_t high;
+        __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(multiplier));
+        return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
+    }
+    if (kind == EDGEQ_RQ_RIGHT) {
+        return __ssat(edgeq_mbqm_right(acc, multiplier, shift) + offset, 8);
+    }
+    return __ssat(edgeq_mbqm_fast(acc, multiplier, shift) + offset, 8);
+}
+
+/* Values in [-128, 127] as the bytes of a word, in order: y0, y1 in the two low bytes
+ * (edgeq_pack2), then y2, y3 in the two high bytes (edgeq_pack_hi); one BFI a byte. */
+static inline uint32_t edgeq_pack2(int32_t y0, int32_t y1)
+{
+    uint32_t r = (uint32_t)y0;
+    __asm__("bfi %0, %1, #8, #8" : "+r"(r) : "r"(y1));
+    return r;
+}
+
+static inline uint32_t edgeq_pack_hi(uint32_t r, int32_t y2, int32_t y3)
+{
+    __asm__("bfi %0, %1, #16, #8\n\tbfi %0, %2, #24, #8" : "+r"(r) : "r"(y2), "r"(y3));
+    return r;
+}
+
+static inline uint32_t edgeq_pack4(int32_t y0, int32_t y1, int32_t y2, int32_t y3)
+{
+    return edgeq_pack_hi(edgeq_pack2(y0, y1), y2, y3);
+}
+
+/* Each int8 byte of v clamped to [lo, hi], lo4 / hi4 holding lo / hi in every byte: SSUB8
+ * sets the GE flag of each byte, SEL picks by it (two per bound). */
+static inline uint32_t edgeq_clamp4(uint32_t v, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t r, t;
+    __asm__("ssub8 %1, %2, %3\n\tsel %0, %2, %3" : "=r"(r), "=&r"(t) : "r"(v), "r"(lo4) : "cc");
+    __asm__("ssub8 %1, %2, %3\n\tsel %0, %3, %2" : "=r"(v), "=&r"(t) : "r"(r), "r"(hi4) : "cc");
+    return v;
+}
+
+/* A byte replicated in the four bytes of a word. */
+static inline uint32_t edgeq_bytes4(int32_t b)
+{
+    return ((uint32_t)b & 0xFFu) * 0x01010101u;
+}
+
 /* Four int8 at src to four int16 at dst (dst 4-byte aligned), in order. */
 static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
 {

@@ -48,11 +48,19 @@ CASES = {
     "conv3x3_c4_dil2": lambda r: _conv(r, (1, 8, 8, 4), 4, 3, dil=2, pad=(2, 2, 1, 1)),
     "conv1x1_c16": lambda r: _conv(r, (1, 5, 5, 16), 7, 1),
     "conv1x1_c6_s2": lambda r: _conv(r, (1, 6, 6, 6), 4, 1, stride=2),
+    "conv1x1_c8_s2_odd": lambda r: _conv(r, (1, 5, 5, 8), 5, 1, stride=2),  # 9 pixels, 5 channels
+    "conv1x1_c4_pad": lambda r: _conv(r, (1, 4, 3, 4), 6, 1, pad=(1, 0, 0, 1)),  # 1x1 with padding: im2col
     "dw3x3_c8": lambda r: _dw(r, (1, 7, 6, 8), 3, pad=(1, 1, 1, 1)),
     "dw3x3_c12_s2": lambda r: _dw(r, (1, 9, 9, 12), 3, stride=2, pad=(0, 1, 0, 1)),
     "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
     "fc_37_11": lambda r: _fc(r, 37, 11),
     "fc_64_8_pc": lambda r: _fc(r, 64, 8, per_channel=True, act=RELU),
+    "fc_rows3_21_12": lambda r: one_op_graph(FullyConnected(activation=RELU), [(1, 3, 21)],
+                                             [r.normal(size=(12, 21)), r.normal(size=12)]),
+    # output ranges far below the accumulators' step: multipliers above one (general requantization)
+    "conv3x3_c8_gen": lambda r: _conv(r, (1, 6, 5, 8), 6, 3, pad=(1, 1, 1, 1), act=Activation(0.0, 0.02)),
+    "dw3x3_c8_gen": lambda r: _dw(r, (1, 5, 6, 8), 3, pad=(1, 1, 1, 1), act=Activation(0.0, 0.02)),
+    "fc_36_12_gen": lambda r: _fc(r, 36, 12, act=Activation(0.0, 0.02)),
     # several layers writing over their dying inputs (shifted in-place buffers)
     "chain_mobilenet": lambda r: mobilenet_chain(r),
     "chain_residual": lambda r: residual_block(r),
