@@ -148,9 +148,36 @@ def _round_half_away(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
+#: `Graph.meta` key a frontend sets to FLOAT32_REQUANT for models made by runtimes that requantize
+#: in float32 (PyTorch's fbgemm/x86 and qnnpack, onnxruntime); absent: TFLite's constants.
+REQUANT_META = "requantization"
+FLOAT32_REQUANT = "float32"
+
+#: Smallest unnormalized multiplier kept for a single rounding (below it TFLite's pair is closer).
+_MIN_SINGLE_ROUNDING = 2**20
+
+
 def per_channel_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
-                            channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Requantization multiplier and shift per output channel (broadcast if per tensor)."""
+                            channels: int, float32: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Requantization multiplier and shift per output channel (broadcast if per tensor).
+
+    TFLite's: the real multiplier in double, normalized to [2^30, 2^31) with a shift (a right
+    shift rounds a second time). `float32`: the multiplier as float32 runtimes compute it,
+    float32(float32(input_scale * weight_scale) / output_scale), held unnormalized with shift 0
+    (multiplier * 2^-31, exact for multipliers >= 2^-8), so the requantization rounds once, as
+    their float multiply-and-round does (ties aside, which integer accumulators do not reach).
+    The same integer arithmetic either way: only the constants differ. Multipliers below 2^-11
+    or at least 1 keep TFLite's pair.
+    """
     ws = np.broadcast_to(weight_scales, (channels,))
     pairs = [quantize_multiplier(float(input_scale) * float(s) / float(output_scale)) for s in ws]
-    return (np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64))
+    mult = np.array([p[0] for p in pairs], dtype=np.int64)
+    shift = np.array([p[1] for p in pairs], dtype=np.int64)
+    if float32:
+        f32 = np.float32
+        real = (f32(input_scale) * ws.astype(np.float32)).astype(np.float32) / f32(output_scale)
+        single = np.rint(real.astype(np.float32).astype(np.float64) * 2.0**31)
+        use = (single >= _MIN_SINGLE_ROUNDING) & (single < 2**31)
+        mult = np.where(use, single, mult).astype(np.int64)
+        shift = np.where(use, 0, shift).astype(np.int64)
+    return mult, shift
