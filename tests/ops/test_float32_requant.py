@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeq.ops import RELU, Activation, Conv2D, DepthwiseConv2D, FullyConnected
-from edgeq.ops.common import FLOAT32_REQUANT, REQUANT_META, per_channel_multipliers
-from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier
+from edgeq.ops import RELU, Activation, Clamp, Conv2D, DepthwiseConv2D, FullyConnected
+from edgeq.ops.common import FLOAT32_REQUANT, REQUANT_META, per_channel_multipliers, requant_multiplier
+from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from tests.opcheck import check_generated_c, one_op_graph
 
 
@@ -31,9 +31,10 @@ def test_one_rounding_of_the_float32_product() -> None:
 
 
 def test_outside_the_single_rounding_range_tflite_constants() -> None:
-    for real in (3e-5, 1.5):  # below 2^-11, at least 1
-        assert per_channel_multipliers(real, np.array([1.0]), 1.0, 1, float32=True) == \
-            per_channel_multipliers(real, np.array([1.0]), 1.0, 1)
+    for real in (3e-5, 1.5):  # below 2^-11, at least 1: TFLite's pair of the float32 multiplier
+        assert requant_multiplier(real, np.float32(real)) == quantize_multiplier(float(np.float32(real)))
+    assert requant_multiplier(0.3) == quantize_multiplier(0.3)
+    assert requant_multiplier(0.3, np.float32(0.3)) == (round(float(np.float32(0.3)) * 2**31), 0)
 
 
 @pytest.mark.parametrize("kind", ["conv", "depthwise", "dense"])
@@ -54,3 +55,21 @@ def test_generated_c_equals_numpy(kind: str) -> None:
     q = check_generated_c(g, calib, rng.normal(size=(8, *shape[1:])).astype(np.float32) * 3)
     k = q.nodes[0].kernel
     assert np.any((np.asarray(k.shifts) == 0) & (np.asarray(k.multipliers) < 2**30))
+
+
+@pytest.mark.parametrize("kind", ["mul", "concat", "clamp"])
+def test_rescaling_ops_generated_c_equals_numpy(kind: str) -> None:
+    """MUL, CONCAT's requantized parts and a requantizing CLAMP with the float32 constants."""
+    from tests.ops.test_ops_conformance import _branch_graph
+
+    rng = np.random.default_rng(40 + ["mul", "concat", "clamp"].index(kind))
+    g = one_op_graph(Clamp(activation=Activation(-1.0, 2.0)), [(1, 4, 5, 3)]) if kind == "clamp" \
+        else _branch_graph(kind, rng)
+    g.meta[REQUANT_META] = FLOAT32_REQUANT
+    calib = rng.normal(size=(16, 4, 5, 3)).astype(np.float32)
+    q = check_generated_c(g, calib, rng.normal(size=(8, 4, 5, 3)).astype(np.float32) * 3)
+    k = q.nodes[-1].kernel
+    pairs = [(p.multiplier, p.shift) for p in k.parts if p is not None] if kind == "concat" else \
+        [(k.output_multiplier, k.output_shift)] if kind == "mul" else [(k.multiplier, k.shift)]
+    # The clamp narrows the range (a multiplier above 1: TFLite's left shift, one rounding too).
+    assert pairs and all(s == 0 for m, s in pairs) == (kind != "clamp")
