@@ -42,6 +42,7 @@ from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
 from edgeq.ops.float_only import BatchNorm
 from edgeq.ops.fully_connected import FullyConnected
+from edgeq.ops.lookup import Lookup
 from edgeq.ops.mul import Mul
 from edgeq.ops.pool2d import HALF_AWAY, HALF_EVEN, AvgPool2D, MaxPool2D
 from edgeq.ops.shape_ops import Pad, Reshape, Transpose
@@ -56,8 +57,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("Gemm (transA=0, alpha=beta=1, constant B), MatMul (constant B) [+ Add of a constant]", "fully_connected"),
     ("BatchNormalization (inference)", "batch_norm (folded into the previous layer)"),
     ("Relu, Clip (constant bounds)", "clamp (fused into the previous layer)"),
-    ("Sigmoid", "logistic"),
-    ("Tanh", "tanh"),
+    ("Sigmoid", "logistic (QDQ: lookup, onnxruntime's float sigmoid as a 256-entry table)"),
+    ("Tanh", "tanh (QDQ: lookup table)"),
     ("Softmax (last axis; channels of an image)", "softmax"),
     ("MaxPool (dilation 1)", "max_pool2d"),
     ("AveragePool", "avg_pool2d (pad + avg_pool2d when count_include_pad)"),
@@ -442,12 +443,15 @@ def _clip(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
 
 @_rule("Sigmoid")
 def _sigmoid(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
-    return ctx.emit(Logistic(), [ctx.act(node.input[0])], node.output[0], src)
+    # QDQ: onnxruntime computes it in float between the int8 tensors: a table of exactly that.
+    op = Lookup(function="sigmoid") if ctx.qdq else Logistic()
+    return ctx.emit(op, [ctx.act(node.input[0])], node.output[0], src)
 
 
 @_rule("Tanh")
 def _tanh(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
-    return ctx.emit(Tanh(), [ctx.act(node.input[0])], node.output[0], src)
+    op = Lookup(function="tanh") if ctx.qdq else Tanh()
+    return ctx.emit(op, [ctx.act(node.input[0])], node.output[0], src)
 
 
 @_rule("Softmax")
