@@ -20,11 +20,14 @@ from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import quant_of
 
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # exp(-x) = inf for very negative x: 0, as it should
+        return 1.0 / (1.0 + np.exp(-x))
+
+
 #: The functions a table can hold, evaluated in float64 on float32 inputs.
-FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "tanh": np.tanh,
-}
+FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"sigmoid": _sigmoid, "tanh": np.tanh}
 
 
 @dataclass(frozen=True)

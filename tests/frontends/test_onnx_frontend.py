@@ -5,6 +5,7 @@ int8 QDQ models from onnxruntime.quantization (vs onnxruntime's int8 outputs, eq
 from __future__ import annotations
 
 import copy
+import shutil
 import warnings
 from pathlib import Path
 
@@ -152,6 +153,22 @@ def test_float_model_quantized_by_edgeq(models: dict[str, Path], which: str, tmp
     assert corr > 0.99 and rel < 0.2 and agree >= 0.9
     validation = built.validate(x)
     assert validation["bit_exact"], validation
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_qdq_ops_model_emulated_cortex_m4(models: dict[str, Path], tmp_path: Path) -> None:
+    """onnxruntime's constants (unnormalized multipliers, shift 0), the lookup tables and the
+    half-to-even average pool on the DSP kernels: the bytes of the numpy reference."""
+    graph = load_onnx(models["ops_u8"])
+    q = copy.deepcopy(graph)
+    compute_kernels(q)
+    assert {"lookup", "avg_pool2d", "mul", "concat"} <= {n.kind for n in q.nodes}
+    xq, _ = _grid_inputs(q, 4, 5)
+    built = build(models["ops_u8"], board="qemu-cortex-m4", out=tmp_path / "b")
+    got = built.run(xq.transpose(0, 3, 1, 2), raw=True).reshape(len(xq), -1).astype(np.int32)
+    np.testing.assert_array_equal(got, _run_int8(q, xq))
 
 
 def test_float_helper_ops_match_onnxruntime() -> None:
