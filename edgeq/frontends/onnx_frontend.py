@@ -36,14 +36,15 @@ from edgeq.ir.tensor import DType, QuantParams, Tensor
 from edgeq.ir.verify import verify
 from edgeq.ops.activations import Logistic, Softmax, Tanh
 from edgeq.ops.add import Add
-from edgeq.ops.common import RELU, Activation, Padding, same_padding
+from edgeq.ops.common import FLOAT32_REQUANT, RELU, REQUANT_META, Activation, Padding, same_padding
 from edgeq.ops.concat import Concat
 from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
 from edgeq.ops.float_only import BatchNorm
 from edgeq.ops.fully_connected import FullyConnected
+from edgeq.ops.lookup import Lookup
 from edgeq.ops.mul import Mul
-from edgeq.ops.pool2d import AvgPool2D, MaxPool2D
+from edgeq.ops.pool2d import HALF_AWAY, HALF_EVEN, AvgPool2D, MaxPool2D
 from edgeq.ops.shape_ops import Pad, Reshape, Transpose
 
 __all__ = ["SUPPORTED", "from_onnx", "load_onnx"]
@@ -56,8 +57,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("Gemm (transA=0, alpha=beta=1, constant B), MatMul (constant B) [+ Add of a constant]", "fully_connected"),
     ("BatchNormalization (inference)", "batch_norm (folded into the previous layer)"),
     ("Relu, Clip (constant bounds)", "clamp (fused into the previous layer)"),
-    ("Sigmoid", "logistic"),
-    ("Tanh", "tanh"),
+    ("Sigmoid", "logistic (QDQ: lookup, onnxruntime's float sigmoid as a 256-entry table)"),
+    ("Tanh", "tanh (QDQ: lookup table)"),
     ("Softmax (last axis; channels of an image)", "softmax"),
     ("MaxPool (dilation 1)", "max_pool2d"),
     ("AveragePool", "avg_pool2d (pad + avg_pool2d when count_include_pad)"),
@@ -442,12 +443,15 @@ def _clip(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
 
 @_rule("Sigmoid")
 def _sigmoid(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
-    return ctx.emit(Logistic(), [ctx.act(node.input[0])], node.output[0], src)
+    # QDQ: onnxruntime computes it in float between the int8 tensors: a table of exactly that.
+    op = Lookup(function="sigmoid") if ctx.qdq else Logistic()
+    return ctx.emit(op, [ctx.act(node.input[0])], node.output[0], src)
 
 
 @_rule("Tanh")
 def _tanh(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
-    return ctx.emit(Tanh(), [ctx.act(node.input[0])], node.output[0], src)
+    op = Lookup(function="tanh") if ctx.qdq else Tanh()
+    return ctx.emit(op, [ctx.act(node.input[0])], node.output[0], src)
 
 
 @_rule("Softmax")
@@ -506,7 +510,11 @@ def _avg_pool(ctx: _Ctx, node: Any, attrs: dict[str, Any], src: str) -> str:
     if int(attrs.get("count_include_pad", 0)) and any(padding):
         x = ctx.emit(Pad(padding=padding), [x], f"{node.output[0]}_pad", src)
         padding = (0, 0, 0, 0)
-    return ctx.emit(AvgPool2D(kernel_size=k, stride=stride, padding=padding), [x], node.output[0], src)
+    # onnxruntime rounds mean / scale + zero point half to even, so ties go to the even stored
+    # value (TFLite: half away from zero); its float sums move a few exact ties either way.
+    rounding = HALF_EVEN if ctx.qdq else HALF_AWAY
+    return ctx.emit(AvgPool2D(kernel_size=k, stride=stride, padding=padding, rounding=rounding), [x],
+                    node.output[0], src)
 
 
 def _global_pool(ctx: _Ctx, x: str, keepdims: bool, out: str, src: str) -> str:
@@ -902,6 +910,8 @@ def from_onnx(model: Any, name: str | None = None) -> Graph:
     graph.input_layout = "NCHW" if any(len(graph.tensors[t].shape) == 4 for t in graph.inputs) else "NHWC"
     graph.output_layout = "NCHW" if any(len(graph.tensors[t].shape) == 4 for t in graph.outputs) else "NHWC"
     graph.meta.update({"framework": "onnx", "opset": str(opset), "quantized": "qdq" if qdq else "float"})
+    if qdq:  # onnxruntime requantizes with float32 multipliers and one rounding
+        graph.meta[REQUANT_META] = FLOAT32_REQUANT
     graph.remove_unused_tensors()
     if qdq:
         check_all_quantized(graph, "QDQ model", QDQ_HINT)

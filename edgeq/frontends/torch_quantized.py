@@ -7,7 +7,9 @@ value's quantized parameters and shape are known; each node then maps to IR ops 
 or function, never by name. Weights keep their int8 values and (per-channel) scales, every
 activation keeps its scale and zero point (quint8 moves to int8 by -128; fbgemm/x86's
 `reduce_range` only narrows the observed range, the stored parameters are used as they are).
-The bias stays float and is quantized with input_scale * weight_scale as both backends do.
+The bias is quantized with input_scale * weight_scale as the engine rounds it, and the graph asks
+for the requantization multipliers these engines use (float32, applied with one rounding; see
+`edgeq.ops.common.per_channel_multipliers`).
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ from edgeq.ir.tensor import DType, QuantParams, Tensor
 from edgeq.ir.verify import verify
 from edgeq.ops.activations import Logistic, Softmax, Tanh
 from edgeq.ops.add import Add
-from edgeq.ops.common import RELU, RELU6, Activation
+from edgeq.ops.common import FLOAT32_REQUANT, RELU, RELU6, REQUANT_META, Activation
 from edgeq.ops.concat import Concat
 from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
 from edgeq.ops.fully_connected import FullyConnected
 from edgeq.ops.mul import Mul
-from edgeq.ops.pool2d import AvgPool2D, MaxPool2D
+from edgeq.ops.pool2d import HALF_EVEN, HALF_EVEN_ZP, AvgPool2D, MaxPool2D
 from edgeq.ops.shape_ops import Reshape, Transpose
 
 __all__ = ["SUPPORTED", "from_torch_quantized", "is_quantized_module"]
@@ -160,9 +162,27 @@ def _weight_const(ctx: _Ctx, w: torch.Tensor, perm: tuple[int, ...] | None, ir_a
     return name
 
 
-def _bias_const(ctx: _Ctx, bias: torch.Tensor | None, out_c: int, base: str) -> str:
-    b = np.zeros(out_c, np.float32) if bias is None else bias.detach().float().numpy()
-    return ctx.graph.add_constant(base, b)  # quantized with input_scale * weight_scale by the op
+def _bias_const(ctx: _Ctx, bias: torch.Tensor | None, x: str, wn: str, out_c: int, base: str) -> str:
+    """The float bias as int32 at scale input_scale * weight_scale, rounded as the engine does.
+
+    Both compute that scale in float32. qnnpack quantizes the bias with it (times its float32
+    reciprocal, rounded half to even); fbgemm/x86 keep it float and add bias / scale (float32) to
+    the float accumulator, whose fraction int32 cannot hold: the nearest integer (half to even).
+    """
+    b = np.zeros(out_c, np.float32) if bias is None else bias.detach().float().numpy().reshape(-1)
+    qin = ctx.b.quant(x)
+    assert qin is not None
+    w_scale = ctx.graph.tensors[wn].quant.scale  # type: ignore[union-attr]
+    scale = np.broadcast_to((np.float32(qin.s) * w_scale.astype(np.float32)).astype(np.float32), (out_c,))
+    if ctx.graph.meta.get("engine") == "qnnpack":
+        q = np.rint(b * (np.float32(1.0) / scale).astype(np.float32))
+    else:
+        q = np.rint((b / scale).astype(np.float32))
+    name = ctx.graph.unique_name(base)
+    ctx.graph.add_tensor(Tensor(name, (out_c,), DType.INT32,
+                                data=np.clip(q.astype(np.float64), -(2**31), 2**31 - 1).astype(np.int32),
+                                quant=QuantParams(scale.astype(np.float64), np.zeros(out_c, np.int64), 0)))
+    return name
 
 
 def _conv(ctx: _Ctx, node: fx.Node, mod: Any, src: str) -> str:
@@ -183,7 +203,7 @@ def _conv(ctx: _Ctx, node: fx.Node, mod: Any, src: str) -> str:
         wn = _weight_const(ctx, w, (1, 2, 3, 0), 3, f"{node.target}.weight")
     else:
         raise _NodeError(f"groups={groups} (only 1 or in_channels={in_c})")
-    bn = _bias_const(ctx, mod.bias(), out_c, f"{node.target}.bias")
+    bn = _bias_const(ctx, mod.bias(), x, wn, out_c, f"{node.target}.bias")
     if isinstance(mod, nniq.ConvReLU2d):
         op = type(op)(**{**op.__dict__, "activation": RELU})
     return ctx.b.emit(op, [x, wn, bn], node.name, src)
@@ -195,7 +215,7 @@ def _linear(ctx: _Ctx, node: fx.Node, mod: Any, src: str) -> str:
         raise _NodeError("a Linear on a 4-D tensor (flatten it first)")
     w = mod.weight()
     wn = _weight_const(ctx, w, None, 0, f"{node.target}.weight")
-    bn = _bias_const(ctx, mod.bias(), int(w.shape[0]), f"{node.target}.bias")
+    bn = _bias_const(ctx, mod.bias(), x, wn, int(w.shape[0]), f"{node.target}.bias")
     per_channel = ctx.graph.tensors[wn].quant.axis is not None  # type: ignore[union-attr]
     act = RELU if isinstance(mod, nniq.LinearReLU) else Activation()
     return ctx.b.emit(FullyConnected(activation=act, per_channel=per_channel), [x, wn, bn], node.name, src)
@@ -237,6 +257,11 @@ def _max_pool(ctx: _Ctx, node: fx.Node, kernel: Any, stride: Any, padding: Any, 
                       node.name, src)
 
 
+def _pool_rounding(ctx: _Ctx) -> str:
+    """fbgemm/x86 round the stored values' mean half to even, qnnpack the mean of value - zero point."""
+    return HALF_EVEN_ZP if ctx.graph.meta.get("engine") == "qnnpack" else HALF_EVEN
+
+
 def _avg_pool_window(ctx: _Ctx, node: fx.Node, src: str, keep: bool = True) -> str:
     x = ctx.act(node.args[0])
     _, h, w, c = ctx.b.shape(x)
@@ -244,7 +269,8 @@ def _avg_pool_window(ctx: _Ctx, node: fx.Node, src: str, keep: bool = True) -> s
     if h % oh or w % ow:
         raise _NodeError(f"adaptive pooling from {h}x{w} to {oh}x{ow} (the output size must divide the input size)")
     win = (h // oh, w // ow)
-    y = ctx.b.emit(AvgPool2D(kernel_size=win, stride=win), [x], node.name if keep else f"{node.name}_pool", src)
+    y = ctx.b.emit(AvgPool2D(kernel_size=win, stride=win, rounding=_pool_rounding(ctx)), [x],
+                   node.name if keep else f"{node.name}_pool", src)
     return y if keep else ctx.b.emit(Reshape(shape=(1, c)), [y], node.name, src)
 
 
@@ -275,7 +301,8 @@ def _module_rule(ctx: _Ctx, node: fx.Node, mod: nn.Module, src: str) -> str:
             raise _NodeError("average pooling with padding, ceil_mode or divisor_override")
         k = _pool_args(mod.kernel_size)
         s = _pool_args(mod.stride if mod.stride else mod.kernel_size)
-        return ctx.b.emit(AvgPool2D(kernel_size=k, stride=s), [ctx.act(node.args[0])], node.name, src)
+        return ctx.b.emit(AvgPool2D(kernel_size=k, stride=s, rounding=_pool_rounding(ctx)), [ctx.act(node.args[0])],
+                          node.name, src)
     if isinstance(mod, nn.Flatten):
         return _reshape(ctx, node, src)
     if isinstance(mod, (nn.Dropout, nn.Identity, nnq.DeQuantize)):
@@ -364,6 +391,9 @@ def from_torch_quantized(model: nn.Module, example_input: Any, name: str | None 
         raise EdgeqError(f"running the quantized {type(model).__name__} on the example input failed: "
                          f"{_first_line(err)}") from None
     graph = Graph(name or type(model).__name__)
+    # Requantization constants as these engines compute them (float32, one rounding).
+    graph.meta.update({"framework": "pytorch-quantized", "torch_version": str(torch.__version__),
+                       "engine": str(torch.backends.quantized.engine), REQUANT_META: FLOAT32_REQUANT})
     ctx = _Ctx(QBuilder(graph, quantized=True), gm, rec.values)
     for node in gm.graph.nodes:
         src, where = _describe(node, gm)
@@ -407,8 +437,6 @@ def from_torch_quantized(model: nn.Module, example_input: Any, name: str | None 
         raise UnsupportedError("the model returns its input unchanged; there is nothing to convert")
     graph.input_layout = "NCHW" if any(len(graph.tensors[t].shape) == 4 for t in graph.inputs) else "NHWC"
     graph.output_layout = "NCHW" if any(len(graph.tensors[t].shape) == 4 for t in graph.outputs) else "NHWC"
-    graph.meta.update({"framework": "pytorch-quantized", "torch_version": str(torch.__version__),
-                       "engine": str(torch.backends.quantized.engine)})
     graph.remove_unused_tensors()
     check_all_quantized(graph, "quantized PyTorch model", "put a QuantStub before and a DeQuantStub after it")
     fuse_equal_clamps(graph)

@@ -11,6 +11,7 @@ from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
 from edgeq.ops.float_only import BatchNorm, Identity
 from edgeq.ops.fully_connected import FullyConnected
+from edgeq.ops.lookup import Lookup
 from edgeq.ops.mean import Mean
 from edgeq.ops.mul import Mul
 from edgeq.ops.pool2d import AvgPool2D, MaxPool2D
@@ -20,7 +21,7 @@ OPS: dict[str, type[Op]] = {
     cls.kind: cls
     for cls in (Conv2D, DepthwiseConv2D, FullyConnected, Add, Mul, Concat, MaxPool2D, AvgPool2D,
                 Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh, BatchNorm, Identity, Mean,
-                ClampInput)
+                ClampInput, Lookup)
 }
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "FullyConnected",
     "Identity",
     "Logistic",
+    "Lookup",
     "MaxPool2D",
     "Mean",
     "Mul",

@@ -12,8 +12,8 @@ import numpy as np
 
 from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, Shape
-from edgeq.ops.common import RELU, Activation, quant_of
-from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from edgeq.ops.common import RELU, Activation, float32_requant, quant_of, requant_multiplier
+from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Clamp(Op):
 
     def quantize(self, node: Node, graph: Graph) -> RequantKernel:
         qin, qout = quant_of(graph, node.inputs[0]), quant_of(graph, node.outputs[0])
-        m, s = quantize_multiplier(qin.s / qout.s)
+        m, s = rescale_multiplier(qin.s, qout.s, float32_requant(graph))
         lo, hi = self.activation.int8_range(qout)
         return RequantKernel(-qin.zp, qout.zp, m, s, lo, hi)
 
@@ -48,6 +48,12 @@ class Clamp(Op):
 
     def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
         return dict(size=graph.tensors[node.outputs[0]].size)
+
+
+def rescale_multiplier(in_scale: float, out_scale: float, float32: bool) -> tuple[int, int]:
+    """The multiplier of in_scale / out_scale (float32: as float32 runtimes divide, one rounding)."""
+    return requant_multiplier(in_scale / out_scale,
+                              np.float32(np.float32(in_scale) / np.float32(out_scale)) if float32 else None)
 
 
 def requantize(x: np.ndarray, k: RequantKernel) -> np.ndarray:

@@ -148,9 +148,50 @@ def _round_half_away(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
+#: `Graph.meta` key a frontend sets to FLOAT32_REQUANT for models made by runtimes that requantize
+#: in float32 (PyTorch's fbgemm/x86 and qnnpack, onnxruntime); absent: TFLite's constants.
+REQUANT_META = "requantization"
+FLOAT32_REQUANT = "float32"
+
+#: Smallest unnormalized multiplier kept for a single rounding (below it TFLite's pair is closer).
+_MIN_SINGLE_ROUNDING = 2**20
+
+
+def float32_requant(graph: Graph) -> bool:
+    """True when `graph` asks for the constants of a float32-requantizing runtime (REQUANT_META)."""
+    return graph.meta.get(REQUANT_META) == FLOAT32_REQUANT
+
+
+def requant_multiplier(real: float, real32: np.float32 | None = None) -> tuple[int, int]:
+    """(multiplier, shift) applying `real` with edgeq's integer requantization.
+
+    TFLite's pair without `real32`: the multiplier normalized to [2^30, 2^31) and a shift (a right
+    shift rounds a second time). With `real32`, the float32 multiplier a float32 runtime (PyTorch's
+    fbgemm/x86 and qnnpack, onnxruntime) multiplies by before rounding once: held unnormalized,
+    round(real32 * 2^31) with shift 0 (exact for real32 >= 2^-8), the same integer arithmetic
+    rounds once, as they do (ties aside, which they round to even: integer accumulators times such
+    a multiplier do not reach them). Outside [2^-11, 1) TFLite's pair of `real32`.
+    """
+    if real32 is None:
+        return quantize_multiplier(real)
+    single = float(np.rint(np.float64(np.float32(real32)) * 2.0**31))
+    if _MIN_SINGLE_ROUNDING <= single < 2**31:
+        return int(single), 0
+    return quantize_multiplier(float(np.float32(real32)))
+
+
 def per_channel_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
-                            channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Requantization multiplier and shift per output channel (broadcast if per tensor)."""
+                            channels: int, float32: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Requantization multiplier and shift per output channel (broadcast if per tensor).
+
+    `float32`: the multipliers float32 runtimes compute, float32(float32(input_scale *
+    weight_scale) / output_scale), applied with one rounding (see `requant_multiplier`).
+    """
     ws = np.broadcast_to(weight_scales, (channels,))
-    pairs = [quantize_multiplier(float(input_scale) * float(s) / float(output_scale)) for s in ws]
-    return (np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64))
+    f32 = np.float32
+    pairs = [requant_multiplier(float(input_scale) * float(s) / float(output_scale),
+                                f32(f32(f32(input_scale) * f32(s)) / f32(output_scale)) if float32 else None)
+             for s in ws]
+    mult = np.array([p[0] for p in pairs], dtype=np.int64)
+    shift = np.array([p[1] for p in pairs], dtype=np.int64)
+    return mult, shift

@@ -10,9 +10,8 @@ import numpy as np
 
 from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, Shape
-from edgeq.ops.clamp import RequantKernel, requantize
-from edgeq.ops.common import quant_of
-from edgeq.quant.fixedpoint import quantize_multiplier
+from edgeq.ops.clamp import RequantKernel, requantize, rescale_multiplier
+from edgeq.ops.common import float32_requant, quant_of
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class Concat(Op):
             if qi.same_as(qo):
                 parts.append(None)
             else:
-                m, s = quantize_multiplier(qi.s / qo.s)
+                m, s = rescale_multiplier(qi.s, qo.s, float32_requant(graph))
                 parts.append(RequantKernel(-qi.zp, qo.zp, m, s, -128, 127))
         return ConcatKernel(tuple(parts))
 

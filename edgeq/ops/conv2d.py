@@ -14,7 +14,9 @@ from edgeq.ir.graph import Graph, Node
 from edgeq.ir.tensor import DType
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import (
+    FLOAT32_REQUANT,
     NO_ACTIVATION,
+    REQUANT_META,
     Activation,
     Padding,
     pad_nhwc,
@@ -134,7 +136,8 @@ def weighted_kernel(node: Node, graph: Graph, activation: Activation, weight_axi
     w_scale = quant_of(graph, node.inputs[1]).scale
     out_c = graph.tensors[node.inputs[1]].shape[channel_axis]
     quantize_bias(graph, node, 2, np.broadcast_to(qin.s * w_scale, (out_c,)))
-    mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c)
+    mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c,
+                                          float32=graph.meta.get(REQUANT_META) == FLOAT32_REQUANT)
     lo, hi = activation.int8_range(qout)
     return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
 

@@ -9,8 +9,15 @@ import numpy as np
 
 from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, Shape
-from edgeq.ops.common import NO_ACTIVATION, Activation, quant_of, same_shape_operands
-from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from edgeq.ops.common import (
+    NO_ACTIVATION,
+    Activation,
+    float32_requant,
+    quant_of,
+    requant_multiplier,
+    same_shape_operands,
+)
+from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,9 @@ class Mul(Op):
     def quantize(self, node: Node, graph: Graph) -> MulKernel:
         q1, q2 = quant_of(graph, node.inputs[0]), quant_of(graph, node.inputs[1])
         qo = quant_of(graph, node.outputs[0])
-        m, s = quantize_multiplier(q1.s * q2.s / qo.s)
+        f32 = np.float32
+        m, s = requant_multiplier(q1.s * q2.s / qo.s, f32(f32(f32(q1.s) * f32(q2.s)) / f32(qo.s))
+                                  if float32_requant(graph) else None)
         lo, hi = self.activation.int8_range(qo)
         return MulKernel(-q1.zp, -q2.zp, qo.zp, m, s, lo, hi)
 

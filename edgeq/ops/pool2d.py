@@ -2,6 +2,11 @@
 
 Padded positions never count: max ignores them, average divides by the number of valid
 elements (TFLite semantics; PyTorch's count_include_pad is expressed by an explicit PAD).
+
+An average halfway between two int8 values rounds as `AvgPool2D.rounding` says: away from
+zero (TFLite, the default), to the even int8 value (PyTorch's fbgemm/x86 engines, which round
+the stored values' mean half to even) or to an even distance from the zero point (qnnpack and
+onnxruntime, which round the mean of value - zero point half to even). Integer arithmetic only.
 """
 
 from __future__ import annotations
@@ -15,11 +20,16 @@ from edgeq.ir.graph import Graph, Node
 from edgeq.ops.base import Op, OutputQuant, Shape
 from edgeq.ops.common import NO_ACTIVATION, Activation, Padding, pad_nhwc, quant_of, window_out, windows
 
+#: AvgPool2D.rounding: ties away from zero (TFLite), to even, to an even distance from the zero point.
+HALF_AWAY, HALF_EVEN, HALF_EVEN_ZP = "half_away", "half_even", "half_even_zp"
+ROUNDINGS = (HALF_AWAY, HALF_EVEN, HALF_EVEN_ZP)
+
 
 @dataclass(frozen=True)
 class PoolKernel:
     act_min: int
     act_max: int
+    center: int = 0  # average pool with rounding half_even_zp: the input zero point
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,16 @@ class MaxPool2D(_Pool2D):
 @dataclass(frozen=True)
 class AvgPool2D(_Pool2D):
     kind = "avg_pool2d"
+    rounding: str = HALF_AWAY
+
+    def __post_init__(self) -> None:
+        if self.rounding not in ROUNDINGS:
+            raise ValueError(f"avg_pool2d: rounding must be one of {', '.join(ROUNDINGS)}, got {self.rounding!r}")
+
+    def quantize(self, node: Node, graph: Graph) -> PoolKernel:
+        lo, hi = self.activation.int8_range(quant_of(graph, node.outputs[0]))
+        center = quant_of(graph, node.inputs[0]).zp if self.rounding == HALF_EVEN_ZP else 0
+        return PoolKernel(lo, hi, center)
 
     def run_float(self, ins: list[np.ndarray]) -> np.ndarray:
         x = ins[0].astype(np.float32)
@@ -92,10 +112,20 @@ class AvgPool2D(_Pool2D):
         x = ins[0].astype(np.int64)
         total = self._windows(x, 0).sum(axis=(3, 4))
         count = self._valid(x).sum(axis=(3, 4))
-        # TFLite: round half away from zero with C's truncating division.
-        num = np.where(total > 0, total + count // 2, total - count // 2)
-        avg = np.sign(num) * (np.abs(num) // count)
+        if self.rounding == HALF_AWAY:
+            # TFLite: round half away from zero with C's truncating division.
+            num = np.where(total > 0, total + count // 2, total - count // 2)
+            avg = np.sign(num) * (np.abs(num) // count)
+        else:
+            # Half to even, of the mean of x - center: floor division, then up past the half.
+            v = total - kernel.center * count
+            q = v // count
+            twice_r = 2 * (v - q * count)
+            avg = q + ((twice_r > count) | ((twice_r == count) & (q % 2 == 1))) + kernel.center
         return np.clip(avg, kernel.act_min, kernel.act_max).astype(np.int8)
+
+    def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
+        return {**super().template_context(node, graph), "rounding": self.rounding}
 
     def macs(self, in_shapes: list[Shape], out_shape: Shape) -> int:
         return 0

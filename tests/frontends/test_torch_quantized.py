@@ -1,11 +1,18 @@
 """PyTorch eager-mode quantized models (QuantStub, fuse, prepare, calibrate, convert): edgeq keeps
-their int8 weights and parameters; its outputs (numpy reference and native build) equal PyTorch's
-quantized outputs or differ by 1 LSB (PyTorch requantizes in float, rounding half to even;
-edgeq in fixed point as TFLite)."""
+their int8 weights and parameters and computes the requantization constants as the engine does
+(float32 multiplier applied with one rounding, average pooling ties rounded to even); its outputs
+(numpy reference, native and emulated builds, equal byte for byte) equal PyTorch's quantized
+outputs or differ by 1 LSB.
+
+qnnpack quantizes the bias to int32 like edgeq, and edgeq equals it on every element. fbgemm/x86
+add the bias in float (bias / (input_scale * weight_scale), a fraction of an accumulator unit that
+an int32 bias cannot hold): about 0.02-0.04% of a layer's outputs round the other way, which a
+multi-layer model compounds (the deeper model: about 97.7% of outputs equal end to end)."""
 
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -130,14 +137,19 @@ def test_tutorial_model_matches_pytorch(engine: str, tmp_path: Path) -> None:
           f"{theirs.size} int8 outputs, max difference {worst} LSB; native == reference: "
           f"{np.array_equal(native, ref)}")
     assert np.array_equal(native, ref)
-    assert worst <= 1 and equal >= 0.985
+    assert worst <= 1 and equal >= (1.0 if engine == "qnnpack" else 0.99)
     assert built.validate(x.numpy()[:100])["bit_exact"]
 
 
-@pytest.mark.parametrize("engine", ["x86", "qnnpack"])
+#: Least share of equal outputs per layer with weights (fed PyTorch's inputs) and end to end.
+DEEPER_BOUNDS = {"qnnpack": (1.0, 1.0), "x86": (0.999, 0.97), "fbgemm": (0.999, 0.97)}
+
+
+@pytest.mark.parametrize("engine", ["x86", "fbgemm", "qnnpack"])
 def test_deeper_model_every_layer(engine: str, tmp_path: Path) -> None:
-    """Each layer fed PyTorch's own int8 inputs: >= 99% equal for convolutions and linears, never more
-    than 1 LSB anywhere (average pooling rounds ties differently: half to even vs away from zero)."""
+    """Each layer fed PyTorch's own int8 inputs: convolutions and linears equal on every element
+    (qnnpack) or all but the float-bias ties (fbgemm/x86); add, pooling and concat on every
+    element; never more than 1 LSB anywhere, end to end included."""
     from torch import fx
 
     from edgeq.frontends.torch_quantized import _Recorder, _Tracer
@@ -163,17 +175,37 @@ def test_deeper_model_every_layer(engine: str, tmp_path: Path) -> None:
             equal, worst = _figures(y, t)
             lines.append(f"  {node.kind:17s} {node.source:28s} {100 * equal:7.2f}% equal, max {worst}")
             assert worst <= 1, lines[-1]
-            if node.kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
-                assert equal >= 0.99, lines[-1]
+            weighted = node.kind in ("conv2d", "depthwise_conv2d", "fully_connected")
+            assert equal >= (DEEPER_BOUNDS[engine][0] if weighted else 1.0), lines[-1]
             y = t.astype(np.int8)
         values[node.outputs[0]] = y
     ref = run_int8(q, [x8])[0].reshape(len(x), -1)
     equal, worst = _figures(ref, theirs_out)
     print(f"\neager-mode {engine} deeper model, per layer on PyTorch's inputs:\n" + "\n".join(lines) +
           f"\n  end to end: {100 * equal:.2f}% equal, max {worst} LSB")
-    assert worst <= 2
+    assert worst <= 1 and equal >= DEEPER_BOUNDS[engine][1]
     built = build(model, board="native", out=tmp_path / "b", example_input=x[:1])
     assert built.validate(x.numpy()[:50])["bit_exact"]
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("engine", ["x86", "qnnpack"])
+def test_deeper_model_emulated_cortex_m4(engine: str, tmp_path: Path) -> None:
+    """The DSP kernels with the engines' constants (unnormalized multipliers, shift 0) and the
+    half-to-even average pool equal the numpy reference byte for byte."""
+    model = _quantized(Deeper, engine)
+    x = torch.from_numpy(np.random.default_rng(3).random((20, 1, 8, 8)).astype(np.float32))
+    q = copy.deepcopy(load_object(model, x[:1]).graph)
+    compute_kernels(q)
+    assert any(int(s) == 0 and int(m) < 2**30 for n in q.nodes if n.kind == "conv2d"
+               for m, s in zip(n.kernel.multipliers, n.kernel.shifts, strict=True))
+    x8, _ = _torch_int8(model, x)
+    ref = run_int8(q, [x8])[0].reshape(len(x), -1)
+    built = build(model, board="qemu-cortex-m4", out=tmp_path / "b", example_input=x[:1])
+    got = built.run(x8.transpose(0, 3, 1, 2), raw=True).reshape(len(x), -1)
+    np.testing.assert_array_equal(got, ref)
 
 
 def test_unsupported_layer_named() -> None:

@@ -25,6 +25,7 @@ from edgeq.ops import (
     Transpose,
 )
 from edgeq.ops.common import same_padding
+from edgeq.ops.pool2d import HALF_AWAY, HALF_EVEN, HALF_EVEN_ZP, ROUNDINGS, PoolKernel
 from tests.opcheck import check_generated_c, float_close_enough, one_op_graph
 
 RNG_SEEDS = range(6)
@@ -104,6 +105,36 @@ def test_pools(op_type: type, seed: int) -> None:
 def test_global_average_pool_rounding() -> None:
     rng = np.random.default_rng(7)
     _check(one_op_graph(AvgPool2D(kernel_size=(5, 5), stride=(1, 1)), [(1, 5, 5, 6)]), rng)
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("seed", range(3))
+def test_avg_pool_roundings_c(rounding: str, seed: int) -> None:
+    """Every rounding, with padding (windows of several sizes) and even windows (ties), in C."""
+    rng = np.random.default_rng(320 + seed)
+    k = (2, 2) if seed == 0 else (int(rng.integers(2, 4)), int(rng.integers(2, 4)))
+    pad = (0, 0, 0, 0) if seed == 0 else (1, 1, 0, 1)
+    op = AvgPool2D(kernel_size=k, stride=(1, 2), padding=pad, rounding=rounding,
+                   activation=[Activation(), RELU][seed % 2])
+    q = _check(one_op_graph(op, [(1, 7, 8, 4)]), rng, n_samples=16)
+    assert q.nodes[0].kernel.center == (q.tensors["in0"].quant.zp if rounding == HALF_EVEN_ZP else 0)
+
+
+@pytest.mark.parametrize("zp", [-3, 0, 6])
+def test_avg_pool_ties(zp: int) -> None:
+    """Halves: away from zero (TFLite), to the even int8 value, to an even distance from the zero point."""
+    x = np.random.default_rng(zp + 10).integers(-128, 128, size=(50, 4, 4, 3)).astype(np.int8)
+    total = x.astype(np.int64).reshape(50, 2, 2, 2, 2, 3).transpose(0, 1, 3, 2, 4, 5).reshape(50, 2, 2, 4, 3).sum(3)
+    half = total % 4 == 2
+    assert half.mean() > 0.15
+    expect = {HALF_AWAY: np.sign(total) * np.floor(np.abs(total) / 4 + 0.5), HALF_EVEN: np.rint(total / 4),
+              HALF_EVEN_ZP: np.rint((total - zp * 4) / 4) + zp}
+    for rounding, want in expect.items():
+        op = AvgPool2D(kernel_size=(2, 2), stride=(2, 2), rounding=rounding)
+        got = op.run_int8([x], PoolKernel(-128, 127, zp if rounding == HALF_EVEN_ZP else 0))
+        np.testing.assert_array_equal(got, want, err_msg=rounding)
+    with pytest.raises(ValueError, match="rounding"):
+        AvgPool2D(rounding="up")
 
 
 @pytest.mark.parametrize("act", [RELU, RELU6, Activation(-1.0, 1.0)])
