@@ -16,7 +16,7 @@ import numpy as np
 from edgeq import __version__
 from edgeq.codegen.env import RUNTIME_DIR, environment
 from edgeq.codegen.naming import c_comment, c_identifier, c_string
-from edgeq.codegen.planner import MemoryPlan, plan_memory
+from edgeq.codegen.planner import MemoryPlan, plan_memory, scratch_name
 from edgeq.errors import UnsupportedError
 from edgeq.ir.graph import Graph
 from edgeq.ir.tensor import Tensor
@@ -88,22 +88,30 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         raise AssertionError("generate() supports one input and one output")
     env = environment()
     name = c_identifier(graph.name)
-    plan = plan_memory(graph)
     symbols = _constant_symbols(graph, name)
     common = dict(version=__version__, model_name_comment=c_comment(graph.name),
                   model_sha256=model_sha256 or graph_sha256(graph), name=name, NAME=name.upper())
+    features = tuple(target_features)
+    kernel_contexts: dict[int, dict[str, Any]] = {}
+    for i, node in enumerate(graph.nodes):
+        kernel_context = getattr(node.op, "kernel_context", None)
+        if kernel_context is not None:
+            try:
+                kernel_contexts[i] = kernel_context(node, graph, features)
+            except ValueError as e:  # constants the kernels cannot hold (an imported model's bias)
+                raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
+    scratch = {i: int(k.pop("scratch_bytes", 0)) for i, k in kernel_contexts.items()}  # arena regions
+    kernel_stack = max((int(k.pop("stack_bytes", 0)) for k in kernel_contexts.values()), default=0)
+    plan = plan_memory(graph, scratch=scratch)
+    arena = f"edgeq_{name}_arena"
 
     def pointer(tensor: str) -> str:
-        if tensor in graph.inputs:
-            return "input"
         if tensor in graph.outputs:
             return "output"
         return f"(arena + {plan.allocations[tensor].offset})"
 
-    features = tuple(target_features)
     overrides: dict[str, np.ndarray] = {}  # C symbol -> kernel layout of a layer's constant
     layers = []
-    scratch = 0  # the largest kernel stack buffer
     shared: dict[str, dict[str, Any]] = {}  # kernels every layer of a kind calls, rendered once
     shared_maxima: dict[str, dict[str, int]] = {}
     for i, node in enumerate(graph.nodes):
@@ -115,14 +123,11 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         if len(consts) > 1:
             ctx["b"] = consts[1]
         template = node.op.template
-        kernel_context = getattr(node.op, "kernel_context", None)
-        if kernel_context is not None:
-            try:
-                kctx = kernel_context(node, graph, features)
-            except ValueError as e:  # constants the kernels cannot hold (an imported model's bias)
-                raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
+        if i in kernel_contexts:
+            kctx = kernel_contexts[i]
             template = kctx.pop("template", template)
-            scratch = max(scratch, int(kctx.get("stack_bytes", 0)))
+            region = plan.allocations.get(scratch_name(i))
+            ctx["scratch"] = f"({arena} + {region.offset})" if region is not None else "NULL"
             spec = kctx.pop("shared", None)
             if spec is not None:  # one shared kernel per kind, cpu variant and requantization
                 maxima = shared_maxima.setdefault(spec["key"], {})  # buffer sizes: per kind and variant
@@ -164,10 +169,14 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                           + "\n" for _, e in sorted(shared.items()))
     uses_dsp = any(e["variant"] == "dsp" for e in shared.values())
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    in_region = plan.allocations.get(graph.inputs[0])
+    if in_region is None:
+        raise AssertionError("generate() needs an input distinct from the output")
     common.update(layers=layers, constants=constants, shared_code=shared_code, uses_dsp=uses_dsp,
                   arena_bytes=plan.arena_bytes,
                   input=_io(graph, inp, graph.input_layout), output=_io(graph, outp, graph.output_layout),
-                  name_string=c_string(graph.name), stack_bytes=stack_reserve(scratch),
+                  input_offset=in_region.offset, input_kept=plan.input_kept,
+                  name_string=c_string(graph.name), stack_bytes=stack_reserve(kernel_stack),
                   max_layer_output=max(graph.tensors[n.outputs[0]].size for n in graph.nodes))
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
@@ -182,4 +191,4 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         path = out_dir / header.name
         path.write_text(banner + header.read_text())
         files.append(path)
-    return GeneratedSources(out_dir, files, name, plan, symbols, stack_reserve(scratch))
+    return GeneratedSources(out_dir, files, name, plan, symbols, stack_reserve(kernel_stack))

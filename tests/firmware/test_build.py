@@ -162,7 +162,7 @@ def test_native_sanitized_build(tiny_model: TinyModel, tmp_path: Path) -> None:
         x = np.arange(tiny_model.input_size).astype(np.int8)
         link.command(f"db load {x.size}%")
         link.command(f"db {x.tobytes().hex()}%")
-        assert results_of(link.command("infer 2 1%")) == tiny_model.reference(x).tolist()
+        assert results_of(link.command("infer 1 0%")) == tiny_model.reference(x).tolist()
         link.send(b"bin%")
         link.take(lambda b: (b.find(b"m-bin-ready\r\n") + 13) if b"m-bin-ready\r\n" in b else None)
         link.send(encode_frame(0x02, x.tobytes()))

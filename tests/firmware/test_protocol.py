@@ -75,9 +75,42 @@ def test_ascii_session(link: Link, tiny_model: TinyModel, artifact: FirmwareArti
     expected = tiny_model.reference(x).tolist()
     assert results_of(lines) == expected
     assert link.command("results%") == [f"m-results-[{','.join(map(str, expected))}]", "m-ready"]
-    lines = link.command("infer 3 2%")
-    assert lines[0] == "m-warmup-start-2" and results_of(lines) == expected
+    # The tiny model's arena reuses the input's bytes: a run consumes the loaded input.
+    assert "#define EDGEQ_MODEL_INPUT_KEPT EDGEQ_TINY_NET_INPUT_KEPT" in (tiny_model.src / "edgeq_target.h").read_text()
+    assert "#define EDGEQ_TINY_NET_INPUT_KEPT 0" in (tiny_model.src / "model.h").read_text()
+    assert link.command("infer 1 0%") == ["e-[no input loaded (db load N, then db <hex>)]", "m-ready"]
+    assert link.command("db print%") == ["m-buffer-", "m-ready"]
+    load(link, x)
+    assert link.command("infer 3 2%") == [
+        "e-[this model's arena reuses the input: one run per db load (infer 1 0)]", "m-ready"]
+    assert link.command("infer 1 1%")[0].startswith("e-[this model's arena reuses the input")
+    assert results_of(link.command("infer 1%")) == expected  # the load is still there
     assert link.command("help%")[-1] == "m-ready"
+
+
+@pytest.fixture(scope="module")
+def kept_artifact(request: pytest.FixtureRequest, kept_model: TinyModel,
+                  tmp_path_factory: pytest.TempPathFactory, artifact: FirmwareArtifact) -> FirmwareArtifact:
+    board = load_board(artifact.board_id)
+    return build_firmware(kept_model.src, board, tmp_path_factory.mktemp(board.id + "-kept"))
+
+
+def test_input_kept_serves_several_runs(kept_artifact: FirmwareArtifact, kept_model: TinyModel) -> None:
+    """A model whose input stays intact through an inference: `infer N W` runs N + W times on
+    one load, db print still shows the input, and every run gives the reference output."""
+    assert "#define EDGEQ_KEPT_NET_INPUT_KEPT 1" in (kept_model.src / "model.h").read_text()
+    link = launch(kept_artifact)
+    try:
+        assert link.reply() == ["m-ready"]
+        x = np.random.default_rng(3).integers(-128, 128, kept_model.input_size, dtype=np.int8)
+        load(link, x)
+        expected = kept_model.reference(x).tolist()
+        for _ in range(2):
+            lines = link.command("infer 3 2%")
+            assert lines[0] == "m-warmup-start-2" and results_of(lines) == expected
+        assert link.command("db print%") == [f"m-buffer-{x.tobytes().hex()}", "m-ready"]
+    finally:
+        link.close(wait=2.0 if kept_artifact.is_native else 0.0)
 
 
 @pytest.mark.parametrize("cmd,error", [
@@ -122,6 +155,15 @@ def test_malformed_sequences(link: Link, tiny_model: TinyModel) -> None:
     x = np.arange(tiny_model.input_size).astype(np.int8)
     load(link, x)
     assert results_of(link.command("infer 1 0%")) == tiny_model.reference(x).tolist()
+    # a binary INFER frame replaces the loaded input; its run consumes it (tiny reuses it)
+    load(link, x)
+    enter_binary(link)
+    link.send(encode_frame(0x01, x.tobytes()))
+    assert link.frame()[0] == 0x81
+    link.send(encode_frame(0x04, b""))
+    assert link.frame()[0] == 0x85
+    assert link.reply() == ["m-ready"]
+    assert link.command("infer 1 0%") == ["e-[no input loaded (db load N, then db <hex>)]", "m-ready"]
 
 
 def enter_binary(link: Link) -> None:
