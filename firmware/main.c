@@ -14,7 +14,7 @@
 #include "edgeq_target.h"
 #include "hal.h"
 
-#define EDGEQ_CMD_MAX 512u
+#define EDGEQ_CMD_MAX 128u /* longest command line without its '%' (PROTOCOL.md) */
 #define EDGEQ_ECHO_MAX 48u
 #define EDGEQ_FRAME_TIMEOUT_US 1000000u
 #define EDGEQ_PING_MAX 64u

@@ -44,7 +44,7 @@ def link(artifact: FirmwareArtifact) -> Iterator[Link]:
     ln.close(wait=2.0 if artifact.is_native else 0.0)  # QEMU does not exit at the end of its input
 
 
-def load(link: Link, x: np.ndarray, chunk: int = 100) -> None:
+def load(link: Link, x: np.ndarray, chunk: int = 62) -> None:
     lines = link.command(f"db load {x.size}%")
     assert lines == [f"m-[Expecting {x.size} bytes]", "m-ready"]
     data = x.astype(np.int8).tobytes().hex()
@@ -147,6 +147,10 @@ def test_malformed_sequences(link: Link, tiny_model: TinyModel) -> None:
     # a too-long line is dropped up to its '%'
     link.send("x" * 600 + "%")
     assert link.reply() == ["e-[command too long]", "m-ready"]
+    # the line buffer holds 128 characters (PROTOCOL.md): 128 pass, 129 are discarded
+    link.command("db load 62%")
+    assert link.command("db   " + "01" * 62 + "%") == ["e-[command too long]", "m-ready"]  # 129
+    assert link.command("db  " + "01" * 62 + "%") == ["m-load-done", "m-ready"]  # 128
     assert link.command("name%") == ["m-name-edgeq-tiny net", "m-ready"]
     # a partial load then an inference attempt
     link.command(f"db load {tiny_model.input_size}%")
