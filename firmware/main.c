@@ -42,7 +42,13 @@
  * reuses those bytes during an inference (EDGEQ_MODEL_INPUT_KEPT 0), a run consumes the
  * loaded input (PROTOCOL.md). */
 static int8_t edgeq_output[EDGEQ_MODEL_OUTPUT_SIZE] __attribute__((aligned(16)));
+#if EDGEQ_MODEL_IDLE_SIZE >= EDGEQ_CMD_MAX + 1
+/* The command line lives in the arena's idle region (free while no inference runs, never over
+ * the input): an inference overwrites it only after its command was parsed. */
+#define edgeq_cmd ((char *)edgeq_model_idle_buffer())
+#else
 static char edgeq_cmd[EDGEQ_CMD_MAX + 1u];
+#endif
 static uint32_t edgeq_load_expected; /* N of the last "db load N" (0: none) */
 static uint32_t edgeq_load_got;      /* bytes received since */
 static int edgeq_have_results;

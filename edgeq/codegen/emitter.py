@@ -16,7 +16,7 @@ import numpy as np
 from edgeq import __version__
 from edgeq.codegen.env import RUNTIME_DIR, environment
 from edgeq.codegen.naming import c_comment, c_identifier, c_string
-from edgeq.codegen.planner import MemoryPlan, plan_memory, scratch_name
+from edgeq.codegen.planner import IDLE, MemoryPlan, plan_memory, scratch_name
 from edgeq.errors import UnsupportedError
 from edgeq.ir.graph import Graph
 from edgeq.ir.tensor import Tensor
@@ -30,6 +30,9 @@ FIRMWARE_STACK_BYTES = 480
 # Margin for what the emulated runs may not reach: an exception frame at the deepest point (up
 # to 104 bytes with a lazily stacked FPU context), other boards' HALs, other models' kernels.
 STACK_MARGIN_BYTES = 128
+# The firmware's command line buffer (firmware/main.c: EDGEQ_CMD_MAX + 1): planned as the arena's
+# idle region, which it uses between inferences when the model offers one at least this large.
+FIRMWARE_IDLE_BYTES = 129
 
 
 def stack_reserve(kernel_stack: int = 0) -> int:
@@ -85,9 +88,11 @@ def _io(graph: Graph, tensor: Tensor, layout: str) -> dict[str, Any]:
 
 
 def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
-             target_features: tuple[str, ...] | list[str] = ()) -> GeneratedSources:
+             target_features: tuple[str, ...] | list[str] = (), idle_bytes: int = FIRMWARE_IDLE_BYTES
+             ) -> GeneratedSources:
     """Render `graph` into C in out_dir. `target_features` are the board's cpu features
-    (dsp, mve, ...): ops with specialised kernels pick their variant from them."""
+    (dsp, mve, ...): ops with specialised kernels pick their variant from them. `idle_bytes`:
+    the arena's idle region (free while no inference runs, apart from the input region)."""
     if not graph.is_quantized:
         raise AssertionError("generate() needs a quantized graph")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
@@ -108,7 +113,7 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                 raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
     scratch = {i: int(k.pop("scratch_bytes", 0)) for i, k in kernel_contexts.items()}  # arena regions
     kernel_stack = max((int(k.pop("stack_bytes", 0)) for k in kernel_contexts.values()), default=0)
-    plan = plan_memory(graph, scratch=scratch)
+    plan = plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes)
     arena = f"edgeq_{name}_arena"
 
     def pointer(tensor: str) -> str:
@@ -182,6 +187,7 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                   arena_bytes=plan.arena_bytes,
                   input=_io(graph, inp, graph.input_layout), output=_io(graph, outp, graph.output_layout),
                   input_offset=in_region.offset, input_kept=plan.input_kept,
+                  idle=plan.allocations.get(IDLE),
                   name_string=c_string(graph.name), stack_bytes=stack_reserve(kernel_stack),
                   max_layer_output=max(graph.tensors[n.outputs[0]].size for n in graph.nodes))
     out_dir.mkdir(parents=True, exist_ok=True)

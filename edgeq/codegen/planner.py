@@ -15,7 +15,9 @@ own; the smallest arena wins.
 The graph's input lives in the arena like any other tensor (from the start to its last
 reader); when keeping it live for the whole inference does not enlarge the arena, it is kept,
 so several runs can share one loaded input (`MemoryPlan.input_kept`). A layer's kernel
-scratch (`scratch`: node index -> bytes) is a region live during that layer only. The graph's
+scratch (`scratch`: node index -> bytes) is a region live during that layer only. The idle
+region (`idle_bytes`, the firmware's command line) is live only before the first layer (step
+-1, with the input), so an inference may overwrite it but it never overlaps the input. The graph's
 output lives in the caller's buffer, not in the arena.
 """
 
@@ -31,7 +33,7 @@ class Allocation:
     tensor: str
     offset: int
     size: int
-    first: int  # index of the producing node
+    first: int  # index of the producing node (-1: before the inference)
     last: int  # index of the last consuming node
 
     def overlaps_in_time(self, other: Allocation) -> bool:
@@ -61,7 +63,8 @@ class MemoryPlan:
         once, under the tensor live at that step that was produced last)."""
         if not self.allocations:
             return []
-        steps = range(max(a.last for a in self.allocations.values()) + 1)
+        allocs = self.allocations.values()
+        steps = range(min(a.first for a in allocs), max(a.last for a in allocs) + 1)
 
         def live(s: int) -> list[Allocation]:
             by_root: dict[str, Allocation] = {}
@@ -81,6 +84,7 @@ def _align(n: int, alignment: int) -> int:
 
 
 SCRATCH_PREFIX = "scratch:l"
+IDLE = "idle:firmware"  # the region a firmware may use while no inference runs
 
 
 def scratch_name(index: int) -> str:
@@ -92,11 +96,12 @@ def is_scratch(name: str) -> bool:
     return name.startswith(SCRATCH_PREFIX)
 
 
-def lifetimes(graph: Graph, scratch: dict[int, int] | None = None,
-              keep_input: bool = False) -> dict[str, tuple[int, int]]:
+def lifetimes(graph: Graph, scratch: dict[int, int] | None = None, keep_input: bool = False,
+              idle_bytes: int = 0) -> dict[str, tuple[int, int]]:
     """[first, last] node indices for every arena region: the activations, the graph input (from
     the first node to its last reader, or to the last node with keep_input) and each layer's
-    kernel scratch (its own node only). Graph outputs live in the caller's buffer."""
+    kernel scratch (its own node only). With idle_bytes, the idle region and the input are live
+    at step -1 (before the inference) too. Graph outputs live in the caller's buffer."""
     outputs = set(graph.outputs)
     spans: dict[str, tuple[int, int]] = {t: (0, 0) for t in graph.inputs if t not in outputs}
     for i, node in enumerate(graph.nodes):
@@ -113,6 +118,11 @@ def lifetimes(graph: Graph, scratch: dict[int, int] | None = None,
     for i, nbytes in sorted((scratch or {}).items()):
         if nbytes > 0:
             spans[scratch_name(i)] = (i, i)
+    if idle_bytes > 0:
+        for t in graph.inputs:
+            if t in spans:
+                spans[t] = (-1, spans[t][1])
+        spans[IDLE] = (-1, -1)
     return spans
 
 
@@ -264,25 +274,31 @@ def overlap_aliases(graph: Graph, spans: dict[str, tuple[int, int]], sizes: dict
 
 
 def plan_memory(graph: Graph, alignment: int = 16, in_place: bool = True,
-                scratch: dict[int, int] | None = None) -> MemoryPlan:
+                scratch: dict[int, int] | None = None, idle_bytes: int = 0) -> MemoryPlan:
     """The smallest plan; with the input kept live for the whole inference when that costs no
-    arena bytes. `scratch`: node index -> bytes of that layer's kernel scratch region."""
-    kept = _plan_memory(graph, alignment, in_place, scratch, keep_input=True)
+    arena bytes. `scratch`: node index -> bytes of that layer's kernel scratch region;
+    `idle_bytes`: the idle region (IDLE) for use between inferences."""
+    kept = _plan_memory(graph, alignment, in_place, scratch, True, idle_bytes)
     if not any(t in kept.allocations for t in graph.inputs):
         return kept  # the input is the caller's buffer (it is also the output)
-    dropped = _plan_memory(graph, alignment, in_place, scratch, keep_input=False)
+    dropped = _plan_memory(graph, alignment, in_place, scratch, False, idle_bytes)
     if kept.arena_bytes <= dropped.arena_bytes:
         return kept
     return replace(dropped, input_kept=False)
 
 
 def _plan_memory(graph: Graph, alignment: int, in_place: bool, scratch: dict[int, int] | None,
-                 keep_input: bool) -> MemoryPlan:
+                 keep_input: bool, idle_bytes: int) -> MemoryPlan:
     """The smallest of the plans with every in-place option, with the same-offset ones only,
     and (a longer shared lifetime can cost more than it saves) with none."""
-    spans = lifetimes(graph, scratch, keep_input)
-    sizes = {t: _align(scratch[int(t[len(SCRATCH_PREFIX):])] if scratch and is_scratch(t)
-                       else graph.tensors[t].nbytes, alignment) for t in spans}
+    spans = lifetimes(graph, scratch, keep_input, idle_bytes)
+
+    def nbytes(t: str) -> int:
+        if t == IDLE:
+            return idle_bytes
+        return scratch[int(t[len(SCRATCH_PREFIX):])] if scratch and is_scratch(t) else graph.tensors[t].nbytes
+
+    sizes = {t: _align(nbytes(t), alignment) for t in spans}
     if not in_place:
         return _plan(spans, sizes, {}, {})
     aliases = in_place_aliases(graph, spans)
@@ -292,16 +308,15 @@ def _plan_memory(graph: Graph, alignment: int, in_place: bool, scratch: dict[int
     # tensor the chain holds early pins where its late tensors go): drop overlaps one at a
     # time while that shrinks the arena.
     exclude: frozenset[str] = frozenset()
-    improved = True
-    while improved and shifted:
-        improved = False
+    while shifted:
+        trials = []
         for t in sorted(shifted):
-            trial_exclude = exclude | {t}
-            trial_shifted = overlap_aliases(graph, spans, sizes, aliases, alignment, trial_exclude)
-            trial = _plan(spans, sizes, aliases, trial_shifted)
-            if trial.arena_bytes < best.arena_bytes:
-                best, exclude, shifted, improved = trial, trial_exclude, trial_shifted, True
-                break
+            trial_shifted = overlap_aliases(graph, spans, sizes, aliases, alignment, exclude | {t})
+            trials.append((_plan(spans, sizes, aliases, trial_shifted), t, trial_shifted))
+        trial, t, trial_shifted = min(trials, key=lambda x: x[0].arena_bytes)  # the best single drop
+        if trial.arena_bytes >= best.arena_bytes:
+            break
+        best, exclude, shifted = trial, exclude | {t}, trial_shifted
     plans = [best, _plan(spans, sizes, aliases, {}), _plan(spans, sizes, {}, {})]
     return min(plans, key=lambda p: p.arena_bytes)  # the first of equals: the most in place
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeq.codegen.planner import is_scratch, lifetimes, overlap_shift, plan_memory, scratch_name
+from edgeq.codegen.planner import IDLE, is_scratch, lifetimes, overlap_shift, plan_memory, scratch_name
 from edgeq.ir import Graph, Tensor
 from edgeq.ir.graph import Node
 from edgeq.ir.tensor import DType
@@ -51,9 +51,14 @@ def test_no_overlap_between_live_tensors(seed: int) -> None:
     g = _random_dag(seed)
     rng = np.random.default_rng(1000 + seed)
     scratch = {i: int(rng.choice([0, 16, 100, 700, 3000])) for i in range(len(g.nodes))} if seed % 2 else {}
-    plan = plan_memory(g, scratch=scratch)
+    idle = 129 if seed % 3 == 0 else 0  # the firmware's command line, between inferences
+    plan = plan_memory(g, scratch=scratch, idle_bytes=idle)
     allocs = list(plan.allocations.values())
-    assert set(plan.allocations) == set(lifetimes(g, scratch))
+    assert set(plan.allocations) == set(lifetimes(g, scratch, idle_bytes=idle))
+    if idle:
+        region = plan.allocations[IDLE]
+        assert (region.first, region.last, region.size) == (-1, -1, 144)
+        assert not region.overlaps_in_space(plan.allocations["x"])
     assert "x" in plan.allocations  # the input lives in the arena
     assert plan.input_kept == (plan.allocations["x"].last == len(g.nodes) - 1)
     for i, n in scratch.items():
@@ -64,7 +69,7 @@ def test_no_overlap_between_live_tensors(seed: int) -> None:
         assert a.offset % 16 == 0
         assert a.offset + a.size <= plan.arena_bytes
         assert a.size >= (scratch[int(a.tensor[len("scratch:l"):])] if is_scratch(a.tensor)
-                          else g.tensors[a.tensor].nbytes)
+                          else idle if a.tensor == IDLE else g.tensors[a.tensor].nbytes)
         for b in allocs[i + 1 :]:
             if plan.root(a.tensor) == plan.root(b.tensor):
                 # In place: one tensor of the chain ends where the next one starts; they share

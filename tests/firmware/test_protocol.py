@@ -4,6 +4,8 @@ the numpy int8 reference."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +80,13 @@ def test_ascii_session(link: Link, tiny_model: TinyModel, artifact: FirmwareArti
     # The tiny model's arena reuses the input's bytes: a run consumes the loaded input.
     assert "#define EDGEQ_MODEL_INPUT_KEPT EDGEQ_TINY_NET_INPUT_KEPT" in (tiny_model.src / "edgeq_target.h").read_text()
     assert "#define EDGEQ_TINY_NET_INPUT_KEPT 0" in (tiny_model.src / "model.h").read_text()
+    # no input buffer and no command line buffer of the firmware's own: both are in the arena
+    assert "#define EDGEQ_TINY_NET_IDLE_SIZE 144" in (tiny_model.src / "model.h").read_text()
+    nm = shutil.which("nm" if artifact.is_native else "arm-none-eabi-nm")
+    if nm:
+        symbols = subprocess.run([nm, str(artifact.executable)], capture_output=True, text=True).stdout.split()
+        assert "edgeq_cmd" not in symbols and "edgeq_input" not in symbols
+        assert "edgeq_tiny_net_arena" in symbols
     assert link.command("infer 1 0%") == ["e-[no input loaded (db load N, then db <hex>)]", "m-ready"]
     assert link.command("db print%") == ["m-buffer-", "m-ready"]
     load(link, x)
