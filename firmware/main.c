@@ -14,7 +14,7 @@
 #include "edgeq_target.h"
 #include "hal.h"
 
-#define EDGEQ_CMD_MAX 512u
+#define EDGEQ_CMD_MAX 128u /* longest command line without its '%' (PROTOCOL.md) */
 #define EDGEQ_ECHO_MAX 48u
 #define EDGEQ_FRAME_TIMEOUT_US 1000000u
 #define EDGEQ_PING_MAX 64u
@@ -37,11 +37,18 @@
 #define EDGEQ_ERR_TYPE 3u
 #define EDGEQ_ERR_TIMEOUT 4u
 
-/* The model's input buffer is also the `db` buffer and receives INFER payloads directly
- * (no second frame-sized buffer); its size comes from the generated model. */
-static int8_t edgeq_input[EDGEQ_MODEL_INPUT_SIZE] __attribute__((aligned(16)));
+/* The input tensor's region in the model's arena (edgeq_model_input_buffer()) is the `db`
+ * buffer and receives INFER payloads directly: no separate input buffer. Where the planner
+ * reuses those bytes during an inference (EDGEQ_MODEL_INPUT_KEPT 0), a run consumes the
+ * loaded input (PROTOCOL.md). */
 static int8_t edgeq_output[EDGEQ_MODEL_OUTPUT_SIZE] __attribute__((aligned(16)));
+#if EDGEQ_MODEL_IDLE_SIZE >= EDGEQ_CMD_MAX + 1
+/* The command line lives in the arena's idle region (free while no inference runs, never over
+ * the input): an inference overwrites it only after its command was parsed. */
+#define edgeq_cmd ((char *)edgeq_model_idle_buffer())
+#else
 static char edgeq_cmd[EDGEQ_CMD_MAX + 1u];
+#endif
 static uint32_t edgeq_load_expected; /* N of the last "db load N" (0: none) */
 static uint32_t edgeq_load_got;      /* bytes received since */
 static int edgeq_have_results;
@@ -298,12 +305,24 @@ static uint32_t edgeq_stack_size(void)
 
 /* ---------------------------------------------------------------- inference */
 
+/* The input region no longer holds the loaded input after a run of a model whose arena
+ * reuses it: forget the `db` load, so `infer` asks for a new one instead of running on
+ * overwritten bytes. */
+static void edgeq_input_used(void)
+{
+#if !EDGEQ_MODEL_INPUT_KEPT
+    edgeq_load_expected = 0;
+    edgeq_load_got = 0;
+#endif
+}
+
 static uint64_t edgeq_run_once(void)
 {
     uint64_t t0 = edgeq_hal_count();
-    edgeq_model_run(edgeq_input, edgeq_output);
+    edgeq_model_run(edgeq_model_input_buffer(), edgeq_output);
     uint64_t t1 = edgeq_hal_count();
     edgeq_have_results = 1;
+    edgeq_input_used();
     return t1 - t0;
 }
 
@@ -346,7 +365,7 @@ static void edgeq_cmd_db(char *rest)
     }
     if (edgeq_streq(arg, "print")) {
         edgeq_puts("m-buffer-");
-        edgeq_put_hex((const uint8_t *)edgeq_input, edgeq_load_got);
+        edgeq_put_hex((const uint8_t *)edgeq_model_input_buffer(), edgeq_load_got);
         edgeq_eol();
         return;
     }
@@ -371,9 +390,10 @@ static void edgeq_cmd_db(char *rest)
         edgeq_error("more bytes than db load announced");
         return;
     }
+    int8_t *const input = edgeq_model_input_buffer();
     for (uint32_t i = 0; i < len; i += 2u) {
         int v = (edgeq_hex_value(arg[i]) << 4) | edgeq_hex_value(arg[i + 1u]);
-        edgeq_input[edgeq_load_got++] = (int8_t)(uint8_t)v;
+        input[edgeq_load_got++] = (int8_t)(uint8_t)v;
     }
     if (edgeq_load_got == edgeq_load_expected) {
         edgeq_line("m-load-done");
@@ -394,6 +414,12 @@ static void edgeq_cmd_infer(char *rest)
         edgeq_error("no input loaded (db load N, then db <hex>)");
         return;
     }
+#if !EDGEQ_MODEL_INPUT_KEPT
+    if (n != 1u || w != 0u) {
+        edgeq_error("this model's arena reuses the input: one run per db load (infer 1 0)");
+        return;
+    }
+#endif
     edgeq_line_u64("m-warmup-start-", w);
     for (uint32_t i = 0; i < w; ++i) {
         (void)edgeq_run_once();
@@ -641,7 +667,7 @@ static void edgeq_binary_mode(void)
         }
         uint8_t crc_bytes[4];
         uint8_t ping[EDGEQ_PING_MAX];
-        uint8_t *const dst = exact ? (uint8_t *)edgeq_input : ping;
+        uint8_t *const dst = exact ? (uint8_t *)edgeq_model_input_buffer() : ping;
         if (exact) {
             /* the payload lands in the input buffer: an ASCII `db` load is gone */
             edgeq_load_expected = 0;
@@ -663,8 +689,9 @@ static void edgeq_binary_mode(void)
             edgeq_layer_clock_t clk;
             clk.total = 0;
             clk.last = edgeq_hal_count();
-            edgeq_model_run_hooked(edgeq_input, edgeq_output, edgeq_layer_hook, &clk);
+            edgeq_model_run_hooked(edgeq_model_input_buffer(), edgeq_output, edgeq_layer_hook, &clk);
             edgeq_have_results = 1;
+            edgeq_input_used();
             edgeq_tx_result(clk.total);
             break;
         }

@@ -16,20 +16,29 @@ import numpy as np
 from edgeq import __version__
 from edgeq.codegen.env import RUNTIME_DIR, environment
 from edgeq.codegen.naming import c_comment, c_identifier, c_string
-from edgeq.codegen.planner import MemoryPlan, plan_memory
+from edgeq.codegen.planner import IDLE, MemoryPlan, plan_memory, scratch_name
 from edgeq.errors import UnsupportedError
 from edgeq.ir.graph import Graph
 from edgeq.ir.tensor import Tensor
 
-# Stack the firmware needs besides the kernels' scratch (main loop, protocol, the layer hook,
-# a kernel's saved registers), measured with the `stack%` command on the emulated cores
-# (about 300 bytes) plus a margin.
-FIRMWARE_STACK_BYTES = 768
+# The stack the firmware needs with the kernels' scratch in the arena: main loop, protocol
+# (ASCII db/infer and the binary INFER_LAYERS hook sending frames), the kernels' frames and
+# saved registers. Measured with `stack%` (a painted stack) after infer, infer_layers and an
+# ASCII db load + infer 1 0 of the MLPerf Tiny IC, VWW and AD models on the emulated
+# Cortex-M3/M4/M7/M33/M55: at most 472 bytes (VWW on the M55), rounded up to 480.
+FIRMWARE_STACK_BYTES = 480
+# Margin for what the emulated runs may not reach: an exception frame at the deepest point (up
+# to 104 bytes with a lazily stacked FPU context), other boards' HALs, other models' kernels.
+STACK_MARGIN_BYTES = 128
+# The firmware's command line buffer (firmware/main.c: EDGEQ_CMD_MAX + 1): planned as the arena's
+# idle region, which it uses between inferences when the model offers one at least this large.
+FIRMWARE_IDLE_BYTES = 129
 
 
-def stack_reserve(kernel_scratch: int) -> int:
-    """Stack reserve for a model whose largest kernel keeps `kernel_scratch` bytes on the stack."""
-    return (FIRMWARE_STACK_BYTES + kernel_scratch + 255) // 256 * 256
+def stack_reserve(kernel_stack: int = 0) -> int:
+    """Stack reserve for a model whose kernels keep `kernel_stack` bytes on the stack beyond
+    the measured firmware (0 for edgeq's kernels: their scratch is in the arena)."""
+    return (FIRMWARE_STACK_BYTES + STACK_MARGIN_BYTES + kernel_stack + 31) // 32 * 32
 
 
 @dataclass(frozen=True)
@@ -79,31 +88,41 @@ def _io(graph: Graph, tensor: Tensor, layout: str) -> dict[str, Any]:
 
 
 def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
-             target_features: tuple[str, ...] | list[str] = ()) -> GeneratedSources:
+             target_features: tuple[str, ...] | list[str] = (), idle_bytes: int = FIRMWARE_IDLE_BYTES
+             ) -> GeneratedSources:
     """Render `graph` into C in out_dir. `target_features` are the board's cpu features
-    (dsp, mve, ...): ops with specialised kernels pick their variant from them."""
+    (dsp, mve, ...): ops with specialised kernels pick their variant from them. `idle_bytes`:
+    the arena's idle region (free while no inference runs, apart from the input region)."""
     if not graph.is_quantized:
         raise AssertionError("generate() needs a quantized graph")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise AssertionError("generate() supports one input and one output")
     env = environment()
     name = c_identifier(graph.name)
-    plan = plan_memory(graph)
     symbols = _constant_symbols(graph, name)
     common = dict(version=__version__, model_name_comment=c_comment(graph.name),
                   model_sha256=model_sha256 or graph_sha256(graph), name=name, NAME=name.upper())
+    features = tuple(target_features)
+    kernel_contexts: dict[int, dict[str, Any]] = {}
+    for i, node in enumerate(graph.nodes):
+        kernel_context = getattr(node.op, "kernel_context", None)
+        if kernel_context is not None:
+            try:
+                kernel_contexts[i] = kernel_context(node, graph, features)
+            except ValueError as e:  # constants the kernels cannot hold (an imported model's bias)
+                raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
+    scratch = {i: int(k.pop("scratch_bytes", 0)) for i, k in kernel_contexts.items()}  # arena regions
+    kernel_stack = max((int(k.pop("stack_bytes", 0)) for k in kernel_contexts.values()), default=0)
+    plan = plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes)
+    arena = f"edgeq_{name}_arena"
 
     def pointer(tensor: str) -> str:
-        if tensor in graph.inputs:
-            return "input"
         if tensor in graph.outputs:
             return "output"
         return f"(arena + {plan.allocations[tensor].offset})"
 
-    features = tuple(target_features)
     overrides: dict[str, np.ndarray] = {}  # C symbol -> kernel layout of a layer's constant
     layers = []
-    scratch = 0  # the largest kernel stack buffer
     shared: dict[str, dict[str, Any]] = {}  # kernels every layer of a kind calls, rendered once
     shared_maxima: dict[str, dict[str, int]] = {}
     for i, node in enumerate(graph.nodes):
@@ -115,14 +134,11 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         if len(consts) > 1:
             ctx["b"] = consts[1]
         template = node.op.template
-        kernel_context = getattr(node.op, "kernel_context", None)
-        if kernel_context is not None:
-            try:
-                kctx = kernel_context(node, graph, features)
-            except ValueError as e:  # constants the kernels cannot hold (an imported model's bias)
-                raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
+        if i in kernel_contexts:
+            kctx = kernel_contexts[i]
             template = kctx.pop("template", template)
-            scratch = max(scratch, int(kctx.get("stack_bytes", 0)))
+            region = plan.allocations.get(scratch_name(i))
+            ctx["scratch"] = f"({arena} + {region.offset})" if region is not None else "NULL"
             spec = kctx.pop("shared", None)
             if spec is not None:  # one shared kernel per kind, cpu variant and requantization
                 maxima = shared_maxima.setdefault(spec["key"], {})  # buffer sizes: per kind and variant
@@ -164,10 +180,15 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                           + "\n" for _, e in sorted(shared.items()))
     uses_dsp = any(e["variant"] == "dsp" for e in shared.values())
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    in_region = plan.allocations.get(graph.inputs[0])
+    if in_region is None:
+        raise AssertionError("generate() needs an input distinct from the output")
     common.update(layers=layers, constants=constants, shared_code=shared_code, uses_dsp=uses_dsp,
                   arena_bytes=plan.arena_bytes,
                   input=_io(graph, inp, graph.input_layout), output=_io(graph, outp, graph.output_layout),
-                  name_string=c_string(graph.name), stack_bytes=stack_reserve(scratch),
+                  input_offset=in_region.offset, input_kept=plan.input_kept,
+                  idle=plan.allocations.get(IDLE),
+                  name_string=c_string(graph.name), stack_bytes=stack_reserve(kernel_stack),
                   max_layer_output=max(graph.tensors[n.outputs[0]].size for n in graph.nodes))
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
@@ -182,4 +203,4 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         path = out_dir / header.name
         path.write_text(banner + header.read_text())
         files.append(path)
-    return GeneratedSources(out_dir, files, name, plan, symbols, stack_reserve(scratch))
+    return GeneratedSources(out_dir, files, name, plan, symbols, stack_reserve(kernel_stack))

@@ -10,13 +10,20 @@ its output below the input. Tensors sharing memory form one buffer (offsets rela
 each other fixed) whose lifetime is the union of theirs. Buffers are then placed by
 several greedy strategies (largest first, earliest first, longest-lived first, ...), each
 at the lowest aligned offset that does not overlap a buffer whose lifetime intersects its
-own; the smallest arena wins. The graph's input and output tensors live in the caller's
-buffers, not in the arena.
+own; the smallest arena wins.
+
+The graph's input lives in the arena like any other tensor (from the start to its last
+reader); when keeping it live for the whole inference does not enlarge the arena, it is kept,
+so several runs can share one loaded input (`MemoryPlan.input_kept`). A layer's kernel
+scratch (`scratch`: node index -> bytes) is a region live during that layer only. The idle
+region (`idle_bytes`, the firmware's command line) is live only before the first layer (step
+-1, with the input), so an inference may overwrite it but it never overlaps the input. The graph's
+output lives in the caller's buffer, not in the arena.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edgeq.ir.graph import Graph
 
@@ -26,7 +33,7 @@ class Allocation:
     tensor: str
     offset: int
     size: int
-    first: int  # index of the producing node
+    first: int  # index of the producing node (-1: before the inference)
     last: int  # index of the last consuming node
 
     def overlaps_in_time(self, other: Allocation) -> bool:
@@ -44,6 +51,7 @@ class MemoryPlan:
     aliases: dict[str, str] = field(default_factory=dict)  # tensor -> tensor whose buffer it reuses in place
     strategy: str = "size"  # the placement that gave the smallest arena
     shifts: dict[str, int] = field(default_factory=dict)  # in-place tensor -> its offset minus its input's
+    input_kept: bool = True  # an inference leaves the graph input's bytes unchanged
 
     def root(self, tensor: str) -> str:
         while tensor in self.aliases:
@@ -55,7 +63,8 @@ class MemoryPlan:
         once, under the tensor live at that step that was produced last)."""
         if not self.allocations:
             return []
-        steps = range(max(a.last for a in self.allocations.values()) + 1)
+        allocs = self.allocations.values()
+        steps = range(min(a.first for a in allocs), max(a.last for a in allocs) + 1)
 
         def live(s: int) -> list[Allocation]:
             by_root: dict[str, Allocation] = {}
@@ -74,17 +83,46 @@ def _align(n: int, alignment: int) -> int:
     return (n + alignment - 1) // alignment * alignment
 
 
-def lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:
-    """[first, last] node indices for every arena tensor (not graph inputs/outputs)."""
-    external = set(graph.inputs) | set(graph.outputs)
-    spans: dict[str, tuple[int, int]] = {}
+SCRATCH_PREFIX = "scratch:l"
+IDLE = "idle:firmware"  # the region a firmware may use while no inference runs
+
+
+def scratch_name(index: int) -> str:
+    """The arena region of layer `index`'s kernel scratch."""
+    return f"{SCRATCH_PREFIX}{index}"
+
+
+def is_scratch(name: str) -> bool:
+    return name.startswith(SCRATCH_PREFIX)
+
+
+def lifetimes(graph: Graph, scratch: dict[int, int] | None = None, keep_input: bool = False,
+              idle_bytes: int = 0) -> dict[str, tuple[int, int]]:
+    """[first, last] node indices for every arena region: the activations, the graph input (from
+    the first node to its last reader, or to the last node with keep_input) and each layer's
+    kernel scratch (its own node only). With idle_bytes, the idle region and the input are live
+    at step -1 (before the inference) too. Graph outputs live in the caller's buffer."""
+    outputs = set(graph.outputs)
+    spans: dict[str, tuple[int, int]] = {t: (0, 0) for t in graph.inputs if t not in outputs}
     for i, node in enumerate(graph.nodes):
         for t in node.outputs:
-            if t not in external:
+            if t not in outputs:
                 spans[t] = (i, i)
         for t in node.inputs:
             if t in spans:
                 spans[t] = (spans[t][0], i)
+    if keep_input and graph.nodes:
+        for t in graph.inputs:
+            if t in spans:
+                spans[t] = (0, len(graph.nodes) - 1)
+    for i, nbytes in sorted((scratch or {}).items()):
+        if nbytes > 0:
+            spans[scratch_name(i)] = (i, i)
+    if idle_bytes > 0:
+        for t in graph.inputs:
+            if t in spans:
+                spans[t] = (-1, spans[t][1])
+        spans[IDLE] = (-1, -1)
     return spans
 
 
@@ -167,23 +205,28 @@ def _lcm(a: int, b: int) -> int:
     return a * b // math.gcd(a, b)
 
 
-def _place(order: list[str], sizes: dict[str, int], spans: dict[str, tuple[int, int]]) -> dict[str, int]:
+def _place(order: list[str], pieces: dict[str, list[Allocation]]) -> dict[str, int]:
+    """Buffer -> offset. A buffer is its tensors (`pieces`, offsets relative to the buffer's
+    start, each with its own lifetime): it goes to the lowest offset where none of its tensors
+    overlaps a placed tensor live at the same time. That offset is 0 or puts one of its tensors
+    right after a placed one it meets in time."""
     placed: list[Allocation] = []
-    for t in order:
-        first, last = spans[t]
-        candidate = Allocation(t, 0, sizes[t], first, last)
-        conflicts = sorted((a for a in placed if a.overlaps_in_time(candidate)), key=lambda a: a.offset)
-        offset = 0
-        for a in conflicts:
-            if offset + sizes[t] <= a.offset:
+    offsets: dict[str, int] = {}
+    for r in order:
+        conflicts = [(a, q) for q in pieces[r] for a in placed if a.overlaps_in_time(q)]
+        candidates = sorted({0} | {a.offset + a.size - q.offset for a, q in conflicts})
+        for offset in candidates:
+            if offset >= 0 and all(a.offset >= offset + q.offset + q.size or offset + q.offset >= a.offset + a.size
+                                   for a, q in conflicts):
                 break
-            offset = max(offset, a.offset + a.size)
-        placed.append(Allocation(t, offset, sizes[t], first, last))
-    return {a.tensor: a.offset for a in placed}
+        offsets[r] = offset
+        placed += [Allocation(q.tensor, offset + q.offset, q.size, q.first, q.last) for q in pieces[r]]
+    return offsets
 
 
 def overlap_aliases(graph: Graph, spans: dict[str, tuple[int, int]], sizes: dict[str, int],
-                    taken: dict[str, str], alignment: int) -> dict[str, tuple[str, int]]:
+                    taken: dict[str, str], alignment: int,
+                    exclude: frozenset[str] = frozenset()) -> dict[str, tuple[str, int]]:
     """tensor -> (input tensor, shift) for conv/depthwise outputs written over their dying input.
     The shift is chosen inside the safe range so the chain's footprint grows least; an overlap
     is kept only where it saves memory against a separate buffer."""
@@ -200,7 +243,7 @@ def overlap_aliases(graph: Graph, spans: dict[str, tuple[int, int]], sizes: dict
         extent[r] = (min(lo, rel[t]), max(hi, rel[t] + sizes[t]))
     used = set(taken.values())
     for i, node in enumerate(graph.nodes):
-        if not node.outputs or node.outputs[0] not in spans or node.outputs[0] in taken:
+        if not node.outputs or node.outputs[0] not in spans or node.outputs[0] in taken or node.outputs[0] in exclude:
             continue
         o, a = node.outputs[0], node.inputs[0]
         if a not in spans or spans[a][1] != i or a in used or node.inputs.count(a) != 1:
@@ -230,16 +273,51 @@ def overlap_aliases(graph: Graph, spans: dict[str, tuple[int, int]], sizes: dict
     return out
 
 
-def plan_memory(graph: Graph, alignment: int = 16, in_place: bool = True) -> MemoryPlan:
+def plan_memory(graph: Graph, alignment: int = 16, in_place: bool = True,
+                scratch: dict[int, int] | None = None, idle_bytes: int = 0) -> MemoryPlan:
+    """The smallest plan; with the input kept live for the whole inference when that costs no
+    arena bytes. `scratch`: node index -> bytes of that layer's kernel scratch region;
+    `idle_bytes`: the idle region (IDLE) for use between inferences."""
+    kept = _plan_memory(graph, alignment, in_place, scratch, True, idle_bytes)
+    if not any(t in kept.allocations for t in graph.inputs):
+        return kept  # the input is the caller's buffer (it is also the output)
+    dropped = _plan_memory(graph, alignment, in_place, scratch, False, idle_bytes)
+    if kept.arena_bytes <= dropped.arena_bytes:
+        return kept
+    return replace(dropped, input_kept=False)
+
+
+def _plan_memory(graph: Graph, alignment: int, in_place: bool, scratch: dict[int, int] | None,
+                 keep_input: bool, idle_bytes: int) -> MemoryPlan:
     """The smallest of the plans with every in-place option, with the same-offset ones only,
     and (a longer shared lifetime can cost more than it saves) with none."""
-    spans = lifetimes(graph)
-    sizes = {t: _align(graph.tensors[t].nbytes, alignment) for t in spans}
+    spans = lifetimes(graph, scratch, keep_input, idle_bytes)
+
+    def nbytes(t: str) -> int:
+        if t == IDLE:
+            return idle_bytes
+        return scratch[int(t[len(SCRATCH_PREFIX):])] if scratch and is_scratch(t) else graph.tensors[t].nbytes
+
+    sizes = {t: _align(nbytes(t), alignment) for t in spans}
     if not in_place:
         return _plan(spans, sizes, {}, {})
     aliases = in_place_aliases(graph, spans)
     shifted = overlap_aliases(graph, spans, sizes, aliases, alignment)
-    plans = [_plan(spans, sizes, aliases, shifted), _plan(spans, sizes, aliases, {}), _plan(spans, sizes, {}, {})]
+    best = _plan(spans, sizes, aliases, shifted)
+    # Each overlap is chosen for its own step; a chain's fixed geometry can cost more later (a
+    # tensor the chain holds early pins where its late tensors go): drop overlaps one at a
+    # time while that shrinks the arena.
+    exclude: frozenset[str] = frozenset()
+    while shifted:
+        trials = []
+        for t in sorted(shifted):
+            trial_shifted = overlap_aliases(graph, spans, sizes, aliases, alignment, exclude | {t})
+            trials.append((_plan(spans, sizes, aliases, trial_shifted), t, trial_shifted))
+        trial, t, trial_shifted = min(trials, key=lambda x: x[0].arena_bytes)  # the best single drop
+        if trial.arena_bytes >= best.arena_bytes:
+            break
+        best, exclude, shifted = trial, exclude | {t}, trial_shifted
+    plans = [best, _plan(spans, sizes, aliases, {}), _plan(spans, sizes, {}, {})]
     return min(plans, key=lambda p: p.arena_bytes)  # the first of equals: the most in place
 
 
@@ -269,9 +347,13 @@ def _plan(spans: dict[str, tuple[int, int]], sizes: dict[str, int], aliases: dic
         lo[r] = min(lo.get(r, 0), rel(t))
         hi[r] = max(hi.get(r, 0), rel(t) + sizes[t])
     bsizes = {r: hi[r] - lo[r] for r in buffers}
+    pieces: dict[str, list[Allocation]] = {r: [] for r in buffers}
+    for t, (first, last) in spans.items():
+        r = root(t)
+        pieces[r].append(Allocation(t, rel(t) - lo[r], sizes[t], first, last))
     best: tuple[int, str, dict[str, int]] | None = None
     for name, key in STRATEGIES.items():
-        offsets = _place(sorted(buffers, key=lambda r: (*key(bsizes[r], buffers[r]), r)), bsizes, buffers)
+        offsets = _place(sorted(buffers, key=lambda r: (*key(bsizes[r], buffers[r]), r)), pieces)
         arena = max((offsets[r] + bsizes[r] for r in buffers), default=0)
         if best is None or arena < best[0]:
             best = (arena, name, offsets)

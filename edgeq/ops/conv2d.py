@@ -247,7 +247,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
     tmp = k_pad if not dsp or ic % 4 else 0  # the generic im2col's contiguous window (int16)
     ctx.update(variant=variant, depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0), layout=layout,
-               template="ops/conv2d_kernel.c.j2", stack_bytes=2 * 2 * k_pad + 2 * tmp + 64,
+               template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + 2 * tmp,
                shared={"key": f"conv2d_{variant}", "template": "ops/shared/conv2d.c.j2", "variant": variant,
                        "max": {"cols_max": k_pad, "tmp_max": max(tmp, 2)}},
                oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,

@@ -112,7 +112,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
     variant = "dsp" if dsp else "portable"
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant=variant, pad_value=-k.input_offset,
                oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
-               stack_bytes=5 * round_up(c, 4) + 8 * kh * kw + 96,
+               scratch_bytes=5 * round_up(c, 4) + 12 * kh * kw,
                shared={"key": f"depthwise_conv2d_{variant}", "template": "ops/shared/depthwise_conv2d.c.j2",
                        "variant": variant, "max": {"c_max": round_up(c, 4), "taps_max": kh * kw}},
                **requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T)),

@@ -86,7 +86,7 @@ def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: t
     else:
         layout = f"[{o_pad}][{k_pad}], zero padded"
     variant = "dsp" if dsp else "portable"
-    ctx.update(template="ops/fully_connected_kernel.c.j2", variant=variant, stack_bytes=(2 * k_pad if dsp else 0) + 64,
+    ctx.update(template="ops/fully_connected_kernel.c.j2", variant=variant, scratch_bytes=2 * k_pad if dsp else 0,
                shared={"key": f"fully_connected_{variant}", "template": "ops/shared/fully_connected.c.j2",
                        "variant": variant, "max": {"k_max": k_pad}},
                k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout,

@@ -23,7 +23,7 @@ from edgeq.runner import protocol as P
 
 Model = Callable[[np.ndarray], np.ndarray]
 LayersFn = Callable[[np.ndarray], list[np.ndarray]]
-CMD_MAX = 512
+CMD_MAX = P.CMD_MAX
 
 
 def demo_model(output_size: int) -> Model:

@@ -171,18 +171,24 @@ def encode_error(code: int, message: str) -> bytes:
 
 READY = "m-ready"
 BIN_READY = "m-bin-ready"
+CMD_MAX = 128  # the firmware's command line buffer: characters before the '%' (PROTOCOL.md)
+DB_CHUNK = (CMD_MAX - len("db ")) // 2  # input bytes per `db <hex>%` command
 
 
 def command(text: str) -> bytes:
-    """An ASCII command as bytes, with the terminating `%` added when missing."""
+    """An ASCII command as bytes, with the terminating `%` added when missing. A command the
+    firmware's line buffer cannot hold is a ValueError (the firmware would discard it)."""
     text = text.strip()
     if not text.endswith("%"):
         text += "%"
+    if len(text) - 1 > CMD_MAX:
+        raise ValueError(f"command longer than {CMD_MAX} characters: {text[:24]}...")
     return text.encode("ascii")
 
 
-def db_commands(data: bytes, chunk: int = 200) -> list[bytes]:
-    """`db load N%` followed by `db <hex>%` commands (each well under the 512-byte command buffer)."""
+def db_commands(data: bytes, chunk: int = DB_CHUNK) -> list[bytes]:
+    """`db load N%` followed by `db <hex>%` commands, each within the CMD_MAX line buffer."""
+    chunk = min(chunk, DB_CHUNK)
     cmds = [command(f"db load {len(data)}")]
     for i in range(0, len(data), chunk):
         cmds.append(command("db " + data[i:i + chunk].hex()))

@@ -338,11 +338,15 @@ class Target:
         Leaves binary mode first; the next `infer` re-enters it."""
         ch = self.channel
         try:
+            data = P.command(command)
+        except ValueError as e:
+            raise EdgeqError(str(e)) from None
+        try:
             if self.mode == "binary":
                 self._leave_binary()
             elif self.mode != "ascii":
                 self._sync_ascii()
-            ch.write(P.command(command), timeout=timeout)
+            ch.write(data, timeout=timeout)
             deadline = time.monotonic() + timeout
             lines: list[str] = []
             while True:

@@ -172,6 +172,7 @@ typedef struct {
     int16_t oy_lo, oy_hi, ox_lo, ox_hi;
     int16_t depth, k_pad, oc_pad;
     int8_t pad_value;
+    void *scratch; /* the layer's scratch region in the arena (planned, live during the layer) */
 } edgeq_conv_params_t;
 
 /* DEPTHWISE_CONV_2D, depth multiplier 1 (shared kernel). */
@@ -183,6 +184,7 @@ typedef struct {
     int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
     int16_t oy_lo, oy_hi, ox_lo, ox_hi;
     int8_t pad_value;
+    void *scratch; /* the layer's scratch region in the arena (planned, live during the layer) */
 } edgeq_dw_params_t;
 
 /* FULLY_CONNECTED (shared kernel). */
@@ -191,6 +193,7 @@ typedef struct {
     const int32_t *bias;
     edgeq_rq_t rq;
     int32_t rows, in_features, out_features, k_pad, o_pad;
+    void *scratch; /* the layer's scratch region in the arena (NULL: none needed) */
 } edgeq_fc_params_t;
 
 #if defined(EDGEQ_USE_DSP)

@@ -88,6 +88,32 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     return TinyModel(q, src, tuple(inp.shape), inp.size, out.size, len(q.nodes), gen.c_name)
 
 
+def kept_graph() -> Graph:
+    """dense -> dense on a small input: keeping the input live costs no arena bytes."""
+    rng = np.random.default_rng(1)
+    g = Graph("kept net")
+    g.add_tensor(Tensor("x", (1, 16)))
+    g.inputs = ["x"]
+    g.add_tensor(Tensor("h", (1, 64)))
+    g.add_node(Node("fc1", FullyConnected(), ["x", g.add_constant("w1", rng.normal(size=(64, 16))),
+                                               g.add_constant("b1", rng.normal(size=64))], ["h"]))
+    g.add_tensor(Tensor("y", (1, 5)))
+    g.add_node(Node("fc2", FullyConnected(), ["h", g.add_constant("w2", rng.normal(size=(5, 64))),
+                                               g.add_constant("b2", rng.normal(size=5))], ["y"]))
+    g.outputs = ["y"]
+    return quantize_graph(g, [rng.normal(size=(16, 16)).astype(np.float32) for _ in range(4)])
+
+
+@pytest.fixture(scope="session")
+def kept_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    q = kept_graph()
+    src = tmp_path_factory.mktemp("kept") / "src"
+    gen = generate(q, src)
+    assert gen.plan.input_kept
+    inp, out = q.tensors[q.inputs[0]], q.tensors[q.outputs[0]]
+    return TinyModel(q, src, tuple(inp.shape), inp.size, out.size, len(q.nodes), gen.c_name)
+
+
 # ------------------------------------------------------------------------------- the link
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from edgeq.boards import MemoryRegion, load_board
 from edgeq.errors import EdgeqError
+from edgeq.runner import protocol as P
 from edgeq.toolchain import firmware as fwbuild
 from edgeq.toolchain.firmware import build_firmware, qemu_command
 
@@ -65,8 +66,8 @@ def test_emulated_core_bit_exact(board_id: str, tiny_model: TinyModel, tmp_path:
         xs = rng.integers(-128, 128, (3, tiny_model.input_size), dtype=np.int8)
         xs[0] = -128  # saturation corners
         xs[1] = 127
-        link.command(f"db load {tiny_model.input_size}%")
-        assert link.command(f"db {xs[2].tobytes().hex()}%")[0] == "m-load-done"
+        replies = [link.command(c.decode()) for c in P.db_commands(xs[2].tobytes())]  # 128-character lines
+        assert replies[-1][0] == "m-load-done"
         assert results_of(link.command("infer 1 0%")) == tiny_model.reference(xs[2]).tolist()
         link.send("bin%")
         link.take(lambda b: (b.find(b"m-bin-ready\r\n") + 13) if b"m-bin-ready\r\n" in b else None)
@@ -160,9 +161,9 @@ def test_native_sanitized_build(tiny_model: TinyModel, tmp_path: Path) -> None:
     try:
         assert link.reply() == ["m-ready"]
         x = np.arange(tiny_model.input_size).astype(np.int8)
-        link.command(f"db load {x.size}%")
-        link.command(f"db {x.tobytes().hex()}%")
-        assert results_of(link.command("infer 2 1%")) == tiny_model.reference(x).tolist()
+        for c in P.db_commands(x.tobytes()):
+            link.command(c.decode())
+        assert results_of(link.command("infer 1 0%")) == tiny_model.reference(x).tolist()
         link.send(b"bin%")
         link.take(lambda b: (b.find(b"m-bin-ready\r\n") + 13) if b"m-bin-ready\r\n" in b else None)
         link.send(encode_frame(0x02, x.tobytes()))

@@ -4,6 +4,8 @@ the numpy int8 reference."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +46,7 @@ def link(artifact: FirmwareArtifact) -> Iterator[Link]:
     ln.close(wait=2.0 if artifact.is_native else 0.0)  # QEMU does not exit at the end of its input
 
 
-def load(link: Link, x: np.ndarray, chunk: int = 100) -> None:
+def load(link: Link, x: np.ndarray, chunk: int = 62) -> None:
     lines = link.command(f"db load {x.size}%")
     assert lines == [f"m-[Expecting {x.size} bytes]", "m-ready"]
     data = x.astype(np.int8).tobytes().hex()
@@ -75,9 +77,49 @@ def test_ascii_session(link: Link, tiny_model: TinyModel, artifact: FirmwareArti
     expected = tiny_model.reference(x).tolist()
     assert results_of(lines) == expected
     assert link.command("results%") == [f"m-results-[{','.join(map(str, expected))}]", "m-ready"]
-    lines = link.command("infer 3 2%")
-    assert lines[0] == "m-warmup-start-2" and results_of(lines) == expected
+    # The tiny model's arena reuses the input's bytes: a run consumes the loaded input.
+    assert "#define EDGEQ_MODEL_INPUT_KEPT EDGEQ_TINY_NET_INPUT_KEPT" in (tiny_model.src / "edgeq_target.h").read_text()
+    assert "#define EDGEQ_TINY_NET_INPUT_KEPT 0" in (tiny_model.src / "model.h").read_text()
+    # no input buffer and no command line buffer of the firmware's own: both are in the arena
+    assert "#define EDGEQ_TINY_NET_IDLE_SIZE 144" in (tiny_model.src / "model.h").read_text()
+    nm = shutil.which("nm" if artifact.is_native else "arm-none-eabi-nm")
+    if nm:
+        symbols = subprocess.run([nm, str(artifact.executable)], capture_output=True, text=True).stdout.split()
+        assert "edgeq_cmd" not in symbols and "edgeq_input" not in symbols
+        assert "edgeq_tiny_net_arena" in symbols
+    assert link.command("infer 1 0%") == ["e-[no input loaded (db load N, then db <hex>)]", "m-ready"]
+    assert link.command("db print%") == ["m-buffer-", "m-ready"]
+    load(link, x)
+    assert link.command("infer 3 2%") == [
+        "e-[this model's arena reuses the input: one run per db load (infer 1 0)]", "m-ready"]
+    assert link.command("infer 1 1%")[0].startswith("e-[this model's arena reuses the input")
+    assert results_of(link.command("infer 1%")) == expected  # the load is still there
     assert link.command("help%")[-1] == "m-ready"
+
+
+@pytest.fixture(scope="module")
+def kept_artifact(request: pytest.FixtureRequest, kept_model: TinyModel,
+                  tmp_path_factory: pytest.TempPathFactory, artifact: FirmwareArtifact) -> FirmwareArtifact:
+    board = load_board(artifact.board_id)
+    return build_firmware(kept_model.src, board, tmp_path_factory.mktemp(board.id + "-kept"))
+
+
+def test_input_kept_serves_several_runs(kept_artifact: FirmwareArtifact, kept_model: TinyModel) -> None:
+    """A model whose input stays intact through an inference: `infer N W` runs N + W times on
+    one load, db print still shows the input, and every run gives the reference output."""
+    assert "#define EDGEQ_KEPT_NET_INPUT_KEPT 1" in (kept_model.src / "model.h").read_text()
+    link = launch(kept_artifact)
+    try:
+        assert link.reply() == ["m-ready"]
+        x = np.random.default_rng(3).integers(-128, 128, kept_model.input_size, dtype=np.int8)
+        load(link, x)
+        expected = kept_model.reference(x).tolist()
+        for _ in range(2):
+            lines = link.command("infer 3 2%")
+            assert lines[0] == "m-warmup-start-2" and results_of(lines) == expected
+        assert link.command("db print%") == [f"m-buffer-{x.tobytes().hex()}", "m-ready"]
+    finally:
+        link.close(wait=2.0 if kept_artifact.is_native else 0.0)
 
 
 @pytest.mark.parametrize("cmd,error", [
@@ -114,6 +156,10 @@ def test_malformed_sequences(link: Link, tiny_model: TinyModel) -> None:
     # a too-long line is dropped up to its '%'
     link.send("x" * 600 + "%")
     assert link.reply() == ["e-[command too long]", "m-ready"]
+    # the line buffer holds 128 characters (PROTOCOL.md): 128 pass, 129 are discarded
+    link.command("db load 62%")
+    assert link.command("db   " + "01" * 62 + "%") == ["e-[command too long]", "m-ready"]  # 129
+    assert link.command("db  " + "01" * 62 + "%") == ["m-load-done", "m-ready"]  # 128
     assert link.command("name%") == ["m-name-edgeq-tiny net", "m-ready"]
     # a partial load then an inference attempt
     link.command(f"db load {tiny_model.input_size}%")
@@ -122,6 +168,15 @@ def test_malformed_sequences(link: Link, tiny_model: TinyModel) -> None:
     x = np.arange(tiny_model.input_size).astype(np.int8)
     load(link, x)
     assert results_of(link.command("infer 1 0%")) == tiny_model.reference(x).tolist()
+    # a binary INFER frame replaces the loaded input; its run consumes it (tiny reuses it)
+    load(link, x)
+    enter_binary(link)
+    link.send(encode_frame(0x01, x.tobytes()))
+    assert link.frame()[0] == 0x81
+    link.send(encode_frame(0x04, b""))
+    assert link.frame()[0] == 0x85
+    assert link.reply() == ["m-ready"]
+    assert link.command("infer 1 0%") == ["e-[no input loaded (db load N, then db <hex>)]", "m-ready"]
 
 
 def enter_binary(link: Link) -> None:

@@ -67,9 +67,13 @@ def test_payload_codecs() -> None:
 def test_ascii_helpers() -> None:
     assert P.command("name") == b"name%"
     assert P.command("name%") == b"name%"
-    cmds = P.db_commands(bytes(range(250)), chunk=200)
-    assert cmds[0] == b"db load 250%"
-    assert b"".join(c[3:-1] for c in cmds[1:]) == bytes(range(250)).hex().encode()
-    assert all(len(c) < 512 for c in cmds)
+    for chunk in (200, 10):
+        cmds = P.db_commands(bytes(range(250)), chunk=chunk)
+        assert cmds[0] == b"db load 250%"
+        assert b"".join(c[3:-1] for c in cmds[1:]) == bytes(range(250)).hex().encode()
+        assert all(len(c) - 1 <= P.CMD_MAX for c in cmds)  # the firmware's line buffer
+    assert len(P.db_commands(bytes(250))[1]) - 1 == 3 + 2 * P.DB_CHUNK <= P.CMD_MAX
+    with pytest.raises(ValueError):
+        P.command("db " + "00" * P.CMD_MAX)
     assert P.parse_results("m-results-[1,-2,127]") == [1, -2, 127]
     assert P.parse_profile(["m-input-[243]", "m-count-unit-[cycles]"]) == {"input": "243", "count-unit": "cycles"}
