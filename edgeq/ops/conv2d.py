@@ -14,11 +14,13 @@ from edgeq.ir.graph import Graph, Node
 from edgeq.ir.tensor import DType
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import (
+    BIAS_FRACTION_META,
     FLOAT32_REQUANT,
     NO_ACTIVATION,
     REQUANT_META,
     Activation,
     Padding,
+    bias64_constants,
     pad_nhwc,
     per_channel_multipliers,
     quant_of,
@@ -38,6 +40,9 @@ class ConvKernel:
     shifts: np.ndarray  # per output channel
     act_min: int
     act_max: int
+    #: K_c per output channel (int64, see common.bias64_constants) when the float bias's fraction
+    #: enters the rounding: y = ((acc * m + K_c) >> 31) + output_offset (shifts all 0); else None.
+    bias64: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -139,11 +144,19 @@ def weighted_kernel(node: Node, graph: Graph, activation: Activation, weight_axi
     mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c,
                                           float32=graph.meta.get(REQUANT_META) == FLOAT32_REQUANT)
     lo, hi = activation.int8_range(qout)
-    return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+    fraction = graph.meta.get(BIAS_FRACTION_META, {}).get(node.inputs[2])
+    bias64 = None
+    if fraction is not None and np.all(shift == 0) and np.all(np.abs(fraction) <= 0.5):
+        bias64 = bias64_constants(np.broadcast_to(fraction, (out_c,)), np.broadcast_to(mult, (out_c,)))
+    return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi, bias64)
 
 
 def _requantize(acc: np.ndarray, k: Any) -> np.ndarray:
     """Per-channel requantize of [rows, channels] int32 accumulators to clamped int8."""
+    if k.bias64 is not None:  # one rounding with the float bias's fraction (arithmetic shift)
+        high = (acc.astype(np.int64) * k.multipliers.astype(np.int64)[None, :] + k.bias64[None, :]) >> 31
+        y = np.clip(high + k.output_offset, -128, 127)
+        return np.clip(y, k.act_min, k.act_max).astype(np.int8)
     y = multiply_by_quantized_multiplier(acc, k.multipliers[None, :], k.shifts[None, :]) + k.output_offset
     return np.clip(y, k.act_min, k.act_max).astype(np.int8)
 
