@@ -171,7 +171,7 @@ def bias64_constants(fraction: np.ndarray, multipliers: np.ndarray) -> np.ndarra
     With the int32 accumulator `acc` (bias rounded to an integer included) the output before the
     offset is (acc * m_c + K_c) >> 31: the float bias enters the single rounding with its fraction,
     at 2^-31 resolution, as fbgemm adds it in float before rounding once."""
-    out = [int(round(Fraction(float(f)) * int(m))) + 2**30 for f, m in zip(fraction, multipliers, strict=True)]
+    out = [round(Fraction(float(f)) * int(m)) + 2**30 for f, m in zip(fraction, multipliers, strict=True)]
     return np.array(out, dtype=np.int64)
 
 

@@ -195,9 +195,16 @@ def requant_arrays(k: Any, rows: int, n: int, bound: int | None = None) -> dict[
     """Per-channel multipliers and shifts padded to `rows`; when every shift is <= 0 the
     kernel uses the right-shift-only requantization and the shift array holds -shift. With
     accumulators bounded by `bound` < 2^30 and right shifts in [1, 23] it uses the short one
-    (edgeq_requant_small)."""
+    (edgeq_requant_small). A kernel with `bias64` constants uses the float-bias one
+    (edgeq_requant_b64), its K table as `rq_k`."""
     mult = padded_list(np.broadcast_to(k.multipliers, (n,)), rows)
     shift = padded_list(np.broadcast_to(k.shifts, (n,)), rows)
+    if getattr(k, "bias64", None) is not None:  # (acc * m + K) >> 31: K's bits as int32 (K in [0, 2^31])
+        if bound is not None and bound >= 2**31 - 256:
+            raise ValueError("accumulators too large for the float-bias requantization")
+        bits = [v - 2**32 if v >= 2**31 else v for v in padded_list(k.bias64, rows)]
+        return dict(mult=mult, shift=shift, right_only=True, per_tensor=False, small_requant=False, rq_k=bits,
+                    rq_kind="bias64")
     right_only = all(s <= 0 for s in shift)
     per_tensor = len(set(mult)) == 1 and len(set(shift)) == 1  # two immediates, no arrays
     small = (right_only and bound is not None and bound < 2**30 and all(1 <= -s <= 23 for s in shift)
