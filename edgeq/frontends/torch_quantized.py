@@ -36,7 +36,7 @@ from edgeq.ir.tensor import DType, QuantParams, Tensor
 from edgeq.ir.verify import verify
 from edgeq.ops.activations import Logistic, Softmax, Tanh
 from edgeq.ops.add import Add
-from edgeq.ops.common import FLOAT32_REQUANT, RELU, RELU6, REQUANT_META, Activation
+from edgeq.ops.common import BIAS_FRACTION_META, FLOAT32_REQUANT, RELU, RELU6, REQUANT_META, Activation
 from edgeq.ops.concat import Concat
 from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
@@ -167,7 +167,8 @@ def _bias_const(ctx: _Ctx, bias: torch.Tensor | None, x: str, wn: str, out_c: in
 
     Both compute that scale in float32. qnnpack quantizes the bias with it (times its float32
     reciprocal, rounded half to even); fbgemm/x86 keep it float and add bias / scale (float32) to
-    the float accumulator, whose fraction int32 cannot hold: the nearest integer (half to even).
+    the float accumulator, whose fraction int32 cannot hold: the nearest integer (half to even),
+    and the fraction in the graph's BIAS_FRACTION_META, which the kernels add in their rounding.
     """
     b = np.zeros(out_c, np.float32) if bias is None else bias.detach().float().numpy().reshape(-1)
     qin = ctx.b.quant(x)
@@ -179,8 +180,12 @@ def _bias_const(ctx: _Ctx, bias: torch.Tensor | None, x: str, wn: str, out_c: in
     else:
         q = np.rint((b / scale).astype(np.float32))
     name = ctx.graph.unique_name(base)
+    data = np.clip(q.astype(np.float64), -(2**31), 2**31 - 1).astype(np.int32)
+    if ctx.graph.meta.get("engine") != "qnnpack":  # the fraction enters the kernels' rounding
+        exact = (b / scale).astype(np.float32).astype(np.float64)
+        ctx.graph.meta.setdefault(BIAS_FRACTION_META, {})[name] = exact - data.astype(np.float64)
     ctx.graph.add_tensor(Tensor(name, (out_c,), DType.INT32,
-                                data=np.clip(q.astype(np.float64), -(2**31), 2**31 - 1).astype(np.int32),
+                                data=data,
                                 quant=QuantParams(scale.astype(np.float64), np.zeros(out_c, np.int64), 0)))
     return name
 

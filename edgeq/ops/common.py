@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -155,6 +156,23 @@ FLOAT32_REQUANT = "float32"
 
 #: Smallest unnormalized multiplier kept for a single rounding (below it TFLite's pair is closer).
 _MIN_SINGLE_ROUNDING = 2**20
+
+
+#: `Graph.meta` key a frontend sets for runtimes that add the float bias to a float accumulator
+#: (PyTorch's fbgemm/x86): {int32 bias tensor name: float64 array of (bias / (input_scale *
+#: weight_scale) as the runtime computes it) minus the int32 bias}, the fraction of an accumulator
+#: unit int32 cannot hold. The kernels then fold it into the requantization (see `bias64_constants`).
+BIAS_FRACTION_META = "bias_fraction"
+
+
+def bias64_constants(fraction: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+    """K_c = round(fraction_c * m_c) + 2^30 per channel (int64, in [0, 2^31]), computed exactly.
+
+    With the int32 accumulator `acc` (bias rounded to an integer included) the output before the
+    offset is (acc * m_c + K_c) >> 31: the float bias enters the single rounding with its fraction,
+    at 2^-31 resolution, as fbgemm adds it in float before rounding once."""
+    out = [round(Fraction(float(f)) * int(m)) + 2**30 for f, m in zip(fraction, multipliers, strict=True)]
+    return np.array(out, dtype=np.int64)
 
 
 def float32_requant(graph: Graph) -> bool:

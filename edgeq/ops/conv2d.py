@@ -14,11 +14,13 @@ from edgeq.ir.graph import Graph, Node
 from edgeq.ir.tensor import DType
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.common import (
+    BIAS_FRACTION_META,
     FLOAT32_REQUANT,
     NO_ACTIVATION,
     REQUANT_META,
     Activation,
     Padding,
+    bias64_constants,
     pad_nhwc,
     per_channel_multipliers,
     quant_of,
@@ -38,6 +40,9 @@ class ConvKernel:
     shifts: np.ndarray  # per output channel
     act_min: int
     act_max: int
+    #: K_c per output channel (int64, see common.bias64_constants) when the float bias's fraction
+    #: enters the rounding: y = ((acc * m + K_c) >> 31) + output_offset (shifts all 0); else None.
+    bias64: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -139,11 +144,19 @@ def weighted_kernel(node: Node, graph: Graph, activation: Activation, weight_axi
     mult, shift = per_channel_multipliers(qin.s, w_scale, qout.s, out_c,
                                           float32=graph.meta.get(REQUANT_META) == FLOAT32_REQUANT)
     lo, hi = activation.int8_range(qout)
-    return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi)
+    fraction = graph.meta.get(BIAS_FRACTION_META, {}).get(node.inputs[2])
+    bias64 = None
+    if fraction is not None and np.all(shift == 0) and np.all(np.abs(fraction) <= 0.5):
+        bias64 = bias64_constants(np.broadcast_to(fraction, (out_c,)), np.broadcast_to(mult, (out_c,)))
+    return ConvKernel(-qin.zp, qout.zp, mult, shift, lo, hi, bias64)
 
 
 def _requantize(acc: np.ndarray, k: Any) -> np.ndarray:
     """Per-channel requantize of [rows, channels] int32 accumulators to clamped int8."""
+    if k.bias64 is not None:  # one rounding with the float bias's fraction (arithmetic shift)
+        high = (acc.astype(np.int64) * k.multipliers.astype(np.int64)[None, :] + k.bias64[None, :]) >> 31
+        y = np.clip(high + k.output_offset, -128, 127)
+        return np.clip(y, k.act_min, k.act_max).astype(np.int8)
     y = multiply_by_quantized_multiplier(acc, k.multipliers[None, :], k.shifts[None, :]) + k.output_offset
     return np.clip(y, k.act_min, k.act_max).astype(np.int8)
 
@@ -182,9 +195,16 @@ def requant_arrays(k: Any, rows: int, n: int, bound: int | None = None) -> dict[
     """Per-channel multipliers and shifts padded to `rows`; when every shift is <= 0 the
     kernel uses the right-shift-only requantization and the shift array holds -shift. With
     accumulators bounded by `bound` < 2^30 and right shifts in [1, 23] it uses the short one
-    (edgeq_requant_small)."""
+    (edgeq_requant_small). A kernel with `bias64` constants uses the float-bias one
+    (edgeq_requant_b64), its K table as `rq_k`."""
     mult = padded_list(np.broadcast_to(k.multipliers, (n,)), rows)
     shift = padded_list(np.broadcast_to(k.shifts, (n,)), rows)
+    if getattr(k, "bias64", None) is not None:  # (acc * m + K) >> 31: K's bits as int32 (K in [0, 2^31])
+        if bound is not None and bound >= 2**31 - 256:
+            raise ValueError("accumulators too large for the float-bias requantization")
+        bits = [v - 2**32 if v >= 2**31 else v for v in padded_list(k.bias64, rows)]
+        return dict(mult=mult, shift=shift, right_only=True, per_tensor=False, small_requant=False, rq_k=bits,
+                    rq_kind="bias64")
     right_only = all(s <= 0 for s in shift)
     per_tensor = len(set(mult)) == 1 and len(set(shift)) == 1  # two immediates, no arrays
     small = (right_only and bound is not None and bound < 2**30 and all(1 <= -s <= 23 for s in shift)

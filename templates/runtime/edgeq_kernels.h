@@ -122,6 +122,21 @@ static inline int8_t edgeq_requant_k(int32_t acc, int32_t multiplier, int32_t ri
     return (int8_t)(y > hi ? hi : y);
 }
 
+/* The float-bias requantization (models whose runtime adds a float bias before its single
+ * rounding, PyTorch's fbgemm/x86): (acc * m + k) >> 31 with the per-channel k in [0, 2^31]
+ * (stored as the bits of an int32) holding 2^30 and the bias's fraction times m; one SMLAL.
+ * |acc| < 2^31 - 256 (checked at generation time) keeps the result and the offset in int32. */
+static inline int32_t edgeq_requant_b64_high(int32_t acc, int32_t multiplier, int32_t k)
+{
+    return (int32_t)(((int64_t)acc * (int64_t)multiplier + (int64_t)(uint32_t)k) >> 31);
+}
+
+static inline int8_t edgeq_requant_b64(int32_t acc, int32_t multiplier, int32_t k, int32_t offset, int32_t lo,
+                                       int32_t hi)
+{
+    return edgeq_to_int8(edgeq_requant_b64_high(acc, multiplier, k) + offset, lo, hi);
+}
+
 /* Requantize an int32 accumulator to the int8 output: edgeq_mbqm, offset, clamp. */
 static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset,
                                    int32_t lo, int32_t hi)
@@ -133,10 +148,11 @@ static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shif
 /* A layer's requantization for the shared kernels: per-channel multipliers and shifts
  * (mask 0: one pair for the whole tensor), output offset and clamp, and which exact variant the
  * layer's numbers allow (checked at generation time); for EDGEQ_RQ_SMALL `k` holds the folded
- * rounding and offset of edgeq_requant_k. */
+ * rounding and offset of edgeq_requant_k, for EDGEQ_RQ_BIAS64 the constants of edgeq_requant_b64. */
 #define EDGEQ_RQ_GENERAL 0
 #define EDGEQ_RQ_RIGHT 1
 #define EDGEQ_RQ_SMALL 2
+#define EDGEQ_RQ_BIAS64 3
 typedef struct {
     const int32_t *mult;
     const int8_t *shift;
@@ -148,10 +164,13 @@ typedef struct {
 } edgeq_rq_t;
 
 /* One output of a shared kernel: `kind` is a constant where the kernel is rendered, so the
- * call folds to one of the three exact requantizations. */
+ * call folds to one of the four exact requantizations. */
 static inline int8_t edgeq_rq(int32_t kind, int32_t acc, int32_t multiplier, int32_t shift, int32_t k,
                               int32_t offset, int32_t lo, int32_t hi)
 {
+    if (kind == EDGEQ_RQ_BIAS64) {
+        return edgeq_requant_b64(acc, multiplier, k, offset, lo, hi);
+    }
     if (kind == EDGEQ_RQ_SMALL) {
         return edgeq_requant_k(acc, multiplier, shift, k, lo, hi);
     }
@@ -221,6 +240,9 @@ static inline int32_t edgeq_sxtb16_ror8(int32_t v)
 static inline int32_t edgeq_rq_sat(int32_t kind, int32_t acc, int32_t multiplier, int32_t shift, int32_t k,
                                    int32_t offset)
 {
+    if (kind == EDGEQ_RQ_BIAS64) {
+        return __ssat(edgeq_requant_b64_high(acc, multiplier, k) + offset, 8);
+    }
     if (kind == EDGEQ_RQ_SMALL) {
         int32_t high;
         __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(multiplier));

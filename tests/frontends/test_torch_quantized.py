@@ -6,8 +6,9 @@ outputs or differ by 1 LSB.
 
 qnnpack quantizes the bias to int32 like edgeq, and edgeq equals it on every element. fbgemm/x86
 add the bias in float (bias / (input_scale * weight_scale), a fraction of an accumulator unit that
-an int32 bias cannot hold): about 0.02-0.04% of a layer's outputs round the other way, which a
-multi-layer model compounds (the deeper model: about 97.7% of outputs equal end to end)."""
+an int32 bias cannot hold); edgeq keeps that fraction in the per-channel constant of its
+requantization ((acc * m + K) >> 31, ConvKernel.bias64) and equals them too (measured: 100% of
+the outputs of both models; with an int32 bias alone the deeper model was 97.7% equal end to end)."""
 
 from __future__ import annotations
 
@@ -142,13 +143,13 @@ def test_tutorial_model_matches_pytorch(engine: str, tmp_path: Path) -> None:
 
 
 #: Least share of equal outputs per layer with weights (fed PyTorch's inputs) and end to end.
-DEEPER_BOUNDS = {"qnnpack": (1.0, 1.0), "x86": (0.999, 0.97), "fbgemm": (0.999, 0.97)}
+DEEPER_BOUNDS = {"qnnpack": (1.0, 1.0), "x86": (0.999, 0.99), "fbgemm": (0.999, 0.99)}
 
 
 @pytest.mark.parametrize("engine", ["x86", "fbgemm", "qnnpack"])
 def test_deeper_model_every_layer(engine: str, tmp_path: Path) -> None:
     """Each layer fed PyTorch's own int8 inputs: convolutions and linears equal on every element
-    (qnnpack) or all but the float-bias ties (fbgemm/x86); add, pooling and concat on every
+    (qnnpack) or all but rare float ties (fbgemm/x86, float bias in the rounding); add, pooling and concat on every
     element; never more than 1 LSB anywhere, end to end included."""
     from torch import fx
 
@@ -191,16 +192,19 @@ def test_deeper_model_every_layer(engine: str, tmp_path: Path) -> None:
 @pytest.mark.qemu
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("engine", ["x86", "qnnpack"])
+@pytest.mark.parametrize("engine", ["x86", "fbgemm", "qnnpack"])
 def test_deeper_model_emulated_cortex_m4(engine: str, tmp_path: Path) -> None:
-    """The DSP kernels with the engines' constants (unnormalized multipliers, shift 0) and the
-    half-to-even average pool equal the numpy reference byte for byte."""
+    """The DSP kernels with the engines' constants (unnormalized multipliers, shift 0; x86: the
+    float-bias requantization) and the half-to-even average pool equal the numpy reference byte
+    for byte."""
     model = _quantized(Deeper, engine)
     x = torch.from_numpy(np.random.default_rng(3).random((20, 1, 8, 8)).astype(np.float32))
     q = copy.deepcopy(load_object(model, x[:1]).graph)
     compute_kernels(q)
     assert any(int(s) == 0 and int(m) < 2**30 for n in q.nodes if n.kind == "conv2d"
                for m, s in zip(n.kernel.multipliers, n.kernel.shifts, strict=True))
+    weighted = [n for n in q.nodes if n.kind in ("conv2d", "depthwise_conv2d", "fully_connected")]
+    assert all((n.kernel.bias64 is not None) == (engine != "qnnpack") for n in weighted)
     x8, _ = _torch_int8(model, x)
     ref = run_int8(q, [x8])[0].reshape(len(x), -1)
     built = build(model, board="qemu-cortex-m4", out=tmp_path / "b", example_input=x[:1])

@@ -1,9 +1,11 @@
 """The specialised kernels' DSP variant (SXTB16/SMLAD) on an emulated Cortex-M4, byte for
 byte against the numpy int8 reference: one-op graphs built for qemu-cortex-m4 and run under
-QEMU. (The portable variant is checked on the host by test_ops_conformance.py.)"""
+QEMU. (The portable variant is checked on the host by test_ops_conformance.py; the float-bias
+requantization on both variants, on emulated Cortex-M4 and Cortex-M3, here.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from edgeq.boards import load_board
 from edgeq.frontends.load import LoadedModel
 from edgeq.interpreter import run_int8
 from edgeq.ops import NO_ACTIVATION, RELU, RELU6, Activation, Conv2D, DepthwiseConv2D, FullyConnected
+from edgeq.ops.common import FLOAT32_REQUANT, REQUANT_META, bias64_constants
 from edgeq.pipeline import BuildOptions, write_build
 from edgeq.quant.quantize import quantize_graph
 from tests.opcheck import one_op_graph
@@ -79,5 +82,47 @@ def test_dsp_kernel_on_cortex_m4(case: str, tmp_path: Path) -> None:
     board = load_board("qemu-cortex-m4")
     loaded = LoadedModel(graph, "edgeq", "0" * 64, f"opcheck_{case}")
     bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
+    got = BuiltModel(bd).run(xq, raw=True)
+    np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
+
+
+#: Layers of the float-bias requantization (PyTorch fbgemm/x86 imports): (acc * m + K) >> 31.
+BIAS64_CASES = {
+    "conv3x3_c3_odd": CASES["conv3x3_c3_odd"],
+    "conv1x1_c16": CASES["conv1x1_c16"],
+    "dw3x3_c8": CASES["dw3x3_c8"],
+    "dw3x3_c5_m1": lambda r: _dw(r, (1, 6, 5, 5), 3, pad=(1, 1, 1, 1)),  # channels not a multiple of 4
+    "dw3x3_c5_m2": CASES["dw3x3_c5_m2"],  # the generic kernel
+    "fc_37_11": CASES["fc_37_11"],
+    "fc_64_8_pc": CASES["fc_64_8_pc"],
+}
+
+
+@pytest.mark.parametrize("board_id", ["qemu-cortex-m4", "qemu-cortex-m3"])  # dsp, portable
+@pytest.mark.parametrize("case", sorted(BIAS64_CASES))
+def test_bias64_requantization(case: str, board_id: str, tmp_path: Path) -> None:
+    """Float32 requantization constants and a bias fraction per channel (its extremes +-0.5 on
+    the first two channels) in the 64-bit rounding constant, byte for byte."""
+    rng = np.random.default_rng(100 + sorted(BIAS64_CASES).index(case))
+    graph = BIAS64_CASES[case](rng)
+    graph.meta[REQUANT_META] = FLOAT32_REQUANT
+    shape = graph.tensors[graph.inputs[0]].shape
+    q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
+    node = q.nodes[0]
+    k = node.kernel
+    assert np.all(k.shifts == 0)
+    n = len(q.tensors[node.inputs[2]].data)
+    fraction = rng.uniform(-0.5, 0.5, n)
+    fraction[:2] = [0.5, -0.5]
+    node.kernel = dataclasses.replace(k, bias64=bias64_constants(fraction, np.broadcast_to(k.multipliers, (n,))))
+    samples = rng.normal(size=(3, *shape[1:])).astype(np.float32) * 3
+    xq = q.tensors[q.inputs[0]].quant.quantize(samples)
+    expected = run_int8(q, [xq])[0]
+    board = load_board(board_id)
+    loaded = LoadedModel(graph, "edgeq", "0" * 64, f"opcheck_b64_{case}")
+    bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
+    src = (bd.path / "src" / "model.c").read_text() if (bd.path / "src" / "model.c").exists() else None
+    if src is not None and case != "dw3x3_c5_m2":
+        assert "_bias64(" in src
     got = BuiltModel(bd).run(xq, raw=True)
     np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
