@@ -269,14 +269,17 @@ def mve_rows(w: np.ndarray, rows: int, k_pad: int) -> np.ndarray:
 
 
 def mve_requant_arrays(k: Any, rows: int, n: int) -> dict[str, Any]:
-    """Per-channel multipliers and signed shifts (as the kernel constants hold them) padded to
-    `rows` (a multiple of 4, whole vectors); rq_kind "right" when every shift is <= 0 (the
-    vector requantization then skips the left shift), else "general"."""
+    """Multipliers and signed shifts (as the kernel constants hold them), per channel padded to
+    `rows` (a multiple of 4, whole vectors) or one pair for the tensor; rq_kind "right" when
+    every shift is <= 0 (the vector requantization then skips the left shift), else "general",
+    with "_pt" for one pair (the kernel broadcasts it)."""
     mult = padded_list(np.broadcast_to(k.multipliers, (n,)), rows)
     shift = padded_list(np.broadcast_to(k.shifts, (n,)), rows)
     right_only = all(s <= 0 for s in shift)
-    return dict(mult=mult, shift=shift, right_only=right_only, per_tensor=False, small_requant=False, rq_k=[],
-                rq_kind="right" if right_only else "general")
+    per_tensor = len(set(mult)) == 1 and len(set(shift)) == 1
+    kind = ("right" if right_only else "general") + ("_pt" if per_tensor else "")
+    return dict(mult=mult, shift=shift, right_only=right_only, per_tensor=per_tensor, small_requant=False, rq_k=[],
+                rq_kind=kind)
 
 
 def _conv_mve_context(op: Conv2D, node: Node, graph: Graph) -> dict[str, Any]:

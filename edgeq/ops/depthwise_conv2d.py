@@ -145,9 +145,9 @@ def _dw_mve_context(op: DepthwiseConv2D, node: Node, graph: Graph) -> dict[str, 
     wk[:, :c] = w.reshape(taps, c)
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant="mve", pad_value=-k.input_offset,
                oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
-               stack_bytes=c_pad + 8 * taps + 96,
+               stack_bytes=c_pad + 4 * max(c_pad, 4 * y[2]) + 8 * taps + 128,
                shared={"key": "depthwise_conv2d_mve", "template": "ops/shared/depthwise_conv2d_mve.c.j2",
-                       "variant": "mve", "max": {"c_max": c_pad, "taps_max": taps}},
+                       "variant": "mve", "max": {"c_max": c_pad, "taps_max": taps, "w_max": y[2]}},
                **mve_requant_arrays(k, c_pad, c),
                constants={"weights": np.ascontiguousarray(wk.reshape(taps, c_pad // 4, 4).transpose(1, 0, 2))
                           .reshape(-1), "bias": np.array(bias, np.int32)})
