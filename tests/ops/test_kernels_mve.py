@@ -55,6 +55,8 @@ CASES = {
     "conv1x1_c16": lambda r: _conv(r, (1, 5, 5, 16), 7, 1),
     "conv1x1_c6_s2": lambda r: _conv(r, (1, 6, 6, 6), 4, 1, stride=2),
     "conv1x1_c37_oc18": lambda r: _conv(r, (1, 4, 3, 37), 18, 1, act=NO_ACTIVATION),
+    "conv1x1_c9_63px": lambda r: _conv(r, (1, 9, 7, 9), 6, 1),  # blocks of 32 pixels
+    "conv1x1_c12_s2_56px": lambda r: _conv(r, (1, 15, 13, 12), 10, 1, stride=2),
     "conv1x1_c8_pad": lambda r: _conv(r, (1, 4, 4, 8), 8, 1, pad=(1, 1, 1, 1)),
     "dw3x3_c8": lambda r: _dw(r, (1, 7, 6, 8), 3, pad=(1, 1, 1, 1)),
     "dw3x3_c7_odd": lambda r: _dw(r, (1, 6, 7, 7), 3, pad=(1, 1, 1, 1)),
