@@ -76,32 +76,41 @@ CASES = {
 #: Cases whose per-channel requantization is overridden with left shifts, zero and large right
 #: shifts (the vector requantization's general form; the numpy reference uses the same kernel).
 SHIFT_CASES = {
-    "conv3x3_c21_oc13_shifts": "conv3x3_c21_oc13",
-    "conv1x1_c37_oc18_shifts": "conv1x1_c37_oc18",
-    "dw3x3_c33_s2_shifts": "dw3x3_c33_s2",
-    "fc_64_8_pc_shifts": "fc_64_8_pc",
+    "conv3x3_c21_oc13_shifts": ("conv3x3_c21_oc13", None),
+    "conv1x1_c37_oc18_shifts": ("conv1x1_c37_oc18", None),
+    "dw3x3_c33_s2_shifts": ("dw3x3_c33_s2", None),
+    "fc_64_8_pc_shifts": ("fc_64_8_pc", None),
+    # one multiplier and shift for every channel: the kernels broadcast them ("_pt")
+    "conv3x3_c21_oc13_uniform_left": ("conv3x3_c21_oc13", 2),
+    "conv1x1_c9_63px_uniform_right": ("conv1x1_c9_63px", -6),
+    "dw3x3_c7_odd_uniform_left": ("dw3x3_c7_odd", 1),
+    "dw5x5_c10_uniform_right": ("dw5x5_c10", -9),
 }
 
 
-def _spread_shifts(q: Graph, rng: np.random.Generator) -> None:
+def _override_requant(q: Graph, rng: np.random.Generator, uniform: int | None) -> None:
     """Every layer's multipliers random in [2^30, 2^31) and shifts cycling through
-    [3, 1, 0, -1, -2, -5, -9, -16, -24, -31]."""
+    [3, 1, 0, -1, -2, -5, -9, -16, -24, -31]; with `uniform`, one random multiplier and the
+    shift `uniform` for every channel."""
     table = np.array([3, 1, 0, -1, -2, -5, -9, -16, -24, -31])
     for node in q.nodes:
         k = node.kernel
         if k is None or not hasattr(k, "shifts"):
             continue
         n = q.tensors[node.outputs[0]].shape[-1]
-        node.kernel = dataclasses.replace(
-            k, multipliers=rng.integers(2**30, 2**31, size=n).astype(np.int64),
-            shifts=table[np.arange(n) % len(table)].astype(np.int64))
+        if uniform is None:
+            mult, shift = rng.integers(2**30, 2**31, size=n), table[np.arange(n) % len(table)]
+        else:
+            mult, shift = np.full(n, rng.integers(2**30, 2**31)), np.full(n, uniform)
+        node.kernel = dataclasses.replace(k, multipliers=mult.astype(np.int64), shifts=shift.astype(np.int64))
 
 
-def _run(case: str, graph: Graph, rng: np.random.Generator, tmp_path: Path, shifts: bool = False) -> None:
+def _run(case: str, graph: Graph, rng: np.random.Generator, tmp_path: Path, shifts: bool = False,
+         uniform: int | None = None) -> str:
     shape = graph.tensors[graph.inputs[0]].shape
     q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
     if shifts:
-        _spread_shifts(q, rng)
+        _override_requant(q, rng, uniform)
     samples = rng.normal(size=(3, *shape[1:])).astype(np.float32) * 3
     xq = q.tensors[q.inputs[0]].quant.quantize(samples)
     expected = run_int8(q, [xq])[0]
@@ -112,6 +121,7 @@ def _run(case: str, graph: Graph, rng: np.random.Generator, tmp_path: Path, shif
     assert "_mve_" in model_c  # the Helium kernels, not the dsp ones
     got = BuiltModel(bd).run(xq, raw=True)
     np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
+    return model_c
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -123,4 +133,7 @@ def test_mve_kernel_on_cortex_m55(case: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", sorted(SHIFT_CASES))
 def test_mve_requantization_shifts(case: str, tmp_path: Path) -> None:
     rng = np.random.default_rng(200 + sorted(SHIFT_CASES).index(case))
-    _run(case, CASES[SHIFT_CASES[case]](rng), rng, tmp_path, shifts=True)
+    base, uniform = SHIFT_CASES[case]
+    model_c = _run(case, CASES[base](rng), rng, tmp_path, shifts=True, uniform=uniform)
+    kind = ("general" if uniform is None or uniform > 0 else "right") + ("" if uniform is None else "_pt")
+    assert f"_mve_{kind}(" in model_c
