@@ -298,7 +298,7 @@ def _conv_mve_context(op: Conv2D, node: Node, graph: Graph) -> dict[str, Any]:
     ctx.update(variant="mve", depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0),
                layout="[oc/4][k/16][4][16], zero padded (16-wide MVE dot products)",
-               template="ops/conv2d_kernel.c.j2", stack_bytes=k_pad + 512 + 128,
+               template="ops/conv2d_kernel.c.j2", stack_bytes=k_pad + 512 + 256,  # + the 1x1 helper's block
                shared={"key": "conv2d_mve", "template": "ops/shared/conv2d_mve.c.j2", "variant": "mve",
                        "max": {"cols_max": k_pad}},
                oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
