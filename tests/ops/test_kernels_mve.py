@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ from edgeq.api import BuiltModel
 from edgeq.boards import load_board
 from edgeq.frontends.load import LoadedModel
 from edgeq.interpreter import run_int8
-from edgeq.ir import Graph
+from edgeq.ir import Graph, Tensor
+from edgeq.ir.graph import Node
+from edgeq.ir.verify import verify
 from edgeq.ops import NO_ACTIVATION, RELU, RELU6, Activation, Conv2D, DepthwiseConv2D, FullyConnected
 from edgeq.pipeline import BuildOptions, write_build
 from edgeq.quant.quantize import quantize_graph
@@ -46,6 +49,22 @@ def _fc(rng, n_in, n_out, per_channel=False, act=NO_ACTIVATION, rows=1):
                         [rng.normal(size=(n_out, n_in)), rng.normal(size=n_out)])
 
 
+def _fc_chain(rng, rows=3, sizes=(33, 40, 40, 21, 12)):
+    """Dense layers over `rows` rows, each able to write over its dying input."""
+    g = Graph("fc_chain")
+    g.add_tensor(Tensor("x", (1, rows, sizes[0])))
+    g.inputs, t = ["x"], "x"
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+        w = g.add_constant(f"w{i}", rng.normal(size=(n_out, n_in)) * 0.5)
+        b = g.add_constant(f"b{i}", rng.normal(size=n_out) * 0.1)
+        g.add_tensor(Tensor(f"y{i}", (1, rows, n_out)))
+        g.add_node(Node(f"fc{i}", FullyConnected(activation=RELU if i % 2 else NO_ACTIVATION), [t, w, b], [f"y{i}"]))
+        t = f"y{i}"
+    g.outputs = [t]
+    verify(g)
+    return g
+
+
 CASES = {
     "conv3x3_c3_odd": lambda r: _conv(r, (1, 7, 9, 3), 5, 3, pad=(1, 1, 1, 1)),
     "conv3x3_c8_s2": lambda r: _conv(r, (1, 9, 8, 8), 6, 3, stride=2, pad=(0, 1, 0, 1), act=Activation()),
@@ -71,6 +90,7 @@ CASES = {
     "chain_mobilenet": lambda r: mobilenet_chain(r),
     "chain_mobilenet_odd": lambda r: mobilenet_chain(r, size=11, c0=5),
     "chain_residual": lambda r: residual_block(r),
+    "chain_fc_rows3": lambda r: _fc_chain(r),
 }
 
 #: Cases whose per-channel requantization is overridden with left shifts, zero and large right
