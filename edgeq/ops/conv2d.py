@@ -243,6 +243,8 @@ def _dsp_steps(groups: int) -> list[dict[str, int]]:
 
 
 def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
+    if "mve" in features:
+        return _conv_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     k: ConvKernel = node.kernel
     w = graph.tensors[node.inputs[1]].data
@@ -277,3 +279,55 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
     return ctx
 
+
+
+# ---- Helium (MVE) variant: cores with the cpu feature "mve" (templates/ops/shared/*_mve.c.j2) ----
+
+
+def mve_rows(w: np.ndarray, rows: int, k_pad: int) -> np.ndarray:
+    """Weight rows [n][k] zero padded to [rows][k_pad] and laid out [rows/4][k_pad/16][4][16]:
+    one step of the MVE dot product reads 16 inputs of four rows in a run of 64 bytes."""
+    n, k = w.shape
+    wk = np.zeros((rows, k_pad), dtype=np.int8)
+    wk[:n, :k] = w
+    return np.ascontiguousarray(wk.reshape(rows // 4, 4, k_pad // 16, 16).transpose(0, 2, 1, 3)).reshape(rows, k_pad)
+
+
+def mve_requant_arrays(k: Any, rows: int, n: int) -> dict[str, Any]:
+    """Multipliers and signed shifts (as the kernel constants hold them), per channel padded to
+    `rows` (a multiple of 4, whole vectors) or one pair for the tensor; rq_kind "right" when
+    every shift is <= 0 (the vector requantization then skips the left shift), else "general",
+    with "_pt" for one pair (the kernel broadcasts it)."""
+    mult = padded_list(np.broadcast_to(k.multipliers, (n,)), rows)
+    shift = padded_list(np.broadcast_to(k.shifts, (n,)), rows)
+    right_only = all(s <= 0 for s in shift)
+    per_tensor = len(set(mult)) == 1 and len(set(shift)) == 1
+    kind = ("right" if right_only else "general") + ("_pt" if per_tensor else "")
+    return dict(mult=mult, shift=shift, right_only=right_only, per_tensor=per_tensor, small_requant=False, rq_k=[],
+                rq_kind=kind)
+
+
+def _conv_mve_context(op: Conv2D, node: Node, graph: Graph) -> dict[str, Any]:
+    ctx = op.template_context(node, graph)
+    k: ConvKernel = node.kernel
+    w = graph.tensors[node.inputs[1]].data
+    b = graph.tensors[node.inputs[2]].data
+    assert w is not None and b is not None
+    oc, kh, kw, ic = w.shape
+    depth = kh * kw * ic
+    k_pad, oc_pad = round_up(depth, 16), round_up(oc, 4)
+    bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
+    (t, _, left, _), x, y = op.padding, graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
+    oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], t)
+    ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], left)
+    ctx.update(variant="mve", depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
+               pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0),
+               layout="[oc/4][k/16][4][16], zero padded (16-wide MVE dot products)",
+               template="ops/conv2d_kernel.c.j2", stack_bytes=k_pad + 512 + 256,  # + the 1x1 helper's block
+               shared={"key": "conv2d_mve", "template": "ops/shared/conv2d_mve.c.j2", "variant": "mve",
+                       "max": {"cols_max": k_pad}},
+               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               **mve_requant_arrays(k, oc_pad, oc),
+               constants={"weights": mve_rows(w.reshape(oc, depth), oc_pad, k_pad),
+                          "bias": np.array(bias, np.int32)})
+    return ctx

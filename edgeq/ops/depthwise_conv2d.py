@@ -25,6 +25,7 @@ from edgeq.ops.conv2d import (
     acc_bound,
     folded_bias,
     interior,
+    mve_requant_arrays,
     requant_arrays,
     requantize_per_channel,
     round_up,
@@ -95,6 +96,8 @@ class DepthwiseConv2D(Op):
 
 
 def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
+    if "mve" in features and op.depth_multiplier == 1:
+        return _dw_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     if op.depth_multiplier != 1:  # the generic kernel
         return ctx
@@ -122,4 +125,31 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
         ctx["constants"]["weights"] = np.ascontiguousarray(
             w.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2)).reshape(-1).astype(np.int8)
     del has_border
+    return ctx
+
+
+def _dw_mve_context(op: DepthwiseConv2D, node: Node, graph: Graph) -> dict[str, Any]:
+    """The Helium (MVE) kernel (depth multiplier 1): four channels per vector, weights
+    [C/4][taps][4] zero padded, bias and requantization arrays padded to whole vectors."""
+    ctx = op.template_context(node, graph)
+    k: ConvKernel = node.kernel
+    w = graph.tensors[node.inputs[1]].data
+    b = graph.tensors[node.inputs[2]].data
+    assert w is not None and b is not None
+    _, kh, kw, c = w.shape
+    c_pad, taps = round_up(c, 4), kh * kw
+    x, y = graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
+    oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], op.padding[0])
+    ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], op.padding[2])
+    bias = folded_bias(b, w.reshape(-1, c).T, k.input_offset, c_pad)
+    wk = np.zeros((taps, c_pad), dtype=np.int8)
+    wk[:, :c] = w.reshape(taps, c)
+    ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant="mve", pad_value=-k.input_offset,
+               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               stack_bytes=c_pad + 4 * max(c_pad, 4 * y[2]) + 8 * taps + 128,
+               shared={"key": "depthwise_conv2d_mve", "template": "ops/shared/depthwise_conv2d_mve.c.j2",
+                       "variant": "mve", "max": {"c_max": c_pad, "taps_max": taps, "w_max": y[2]}},
+               **mve_requant_arrays(k, c_pad, c),
+               constants={"weights": np.ascontiguousarray(wk.reshape(taps, c_pad // 4, 4).transpose(1, 0, 2))
+                          .reshape(-1), "bias": np.array(bias, np.int32)})
     return ctx

@@ -21,6 +21,8 @@ from edgeq.ops.conv2d import (
     ConvKernel,
     acc_bound,
     folded_bias,
+    mve_requant_arrays,
+    mve_rows,
     requant_arrays,
     requantize_per_channel,
     round_up,
@@ -69,6 +71,8 @@ class FullyConnected(Op):
 
 
 def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
+    if "mve" in features:
+        return _fc_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     k = node.kernel
     w = graph.tensors[node.inputs[1]].data
@@ -92,4 +96,23 @@ def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: t
                k_pad=k_pad, o_pad=o_pad, k_groups=k_pad // 4, layout=layout,
                **requant_arrays(k, o_pad, n_out, acc_bound(bias, w)),
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
+    return ctx
+
+
+def _fc_mve_context(op: FullyConnected, node: Node, graph: Graph) -> dict[str, Any]:
+    """The Helium (MVE) kernel: 16-wide dot products, four outputs at a time."""
+    ctx = op.template_context(node, graph)
+    k = node.kernel
+    w = graph.tensors[node.inputs[1]].data
+    b = graph.tensors[node.inputs[2]].data
+    assert w is not None and b is not None
+    n_out, n_in = w.shape
+    k_pad, o_pad = round_up(n_in, 16), round_up(n_out, 4)
+    bias = folded_bias(b, w, k.input_offset, o_pad)
+    ctx.update(template="ops/fully_connected_kernel.c.j2", variant="mve", stack_bytes=k_pad + 64,
+               shared={"key": "fully_connected_mve", "template": "ops/shared/fully_connected_mve.c.j2",
+                       "variant": "mve", "max": {"k_max": k_pad}},
+               k_pad=k_pad, o_pad=o_pad, layout="[out/4][in/16][4 outputs][16 inputs], zero padded",
+               **mve_requant_arrays(k, o_pad, n_out),
+               constants={"weights": mve_rows(w, o_pad, k_pad), "bias": np.array(bias, np.int32)})
     return ctx
