@@ -243,7 +243,7 @@ def _dsp_steps(groups: int) -> list[dict[str, int]]:
 
 
 def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
-    if "mve" in features:
+    if "mve" in features and getattr(node.kernel, "bias64", None) is None:
         return _conv_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     k: ConvKernel = node.kernel

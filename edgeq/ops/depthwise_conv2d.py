@@ -96,7 +96,7 @@ class DepthwiseConv2D(Op):
 
 
 def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
-    if "mve" in features and op.depth_multiplier == 1:
+    if "mve" in features and getattr(node.kernel, "bias64", None) is None and op.depth_multiplier == 1:
         return _dw_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     if op.depth_multiplier != 1:  # the generic kernel

@@ -71,7 +71,7 @@ class FullyConnected(Op):
 
 
 def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
-    if "mve" in features:
+    if "mve" in features and getattr(node.kernel, "bias64", None) is None:
         return _fc_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     k = node.kernel

@@ -98,7 +98,7 @@ BIAS64_CASES = {
 }
 
 
-@pytest.mark.parametrize("board_id", ["qemu-cortex-m4", "qemu-cortex-m3"])  # dsp, portable
+@pytest.mark.parametrize("board_id", ["qemu-cortex-m4", "qemu-cortex-m3", "qemu-cortex-m55"])  # dsp, portable, mve->dsp
 @pytest.mark.parametrize("case", sorted(BIAS64_CASES))
 def test_bias64_requantization(case: str, board_id: str, tmp_path: Path) -> None:
     """Float32 requantization constants and a bias fraction per channel (its extremes +-0.5 on
