@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeq.boards import load_board
 from edgeq.codegen.emitter import FIRMWARE_STACK_BYTES, STACK_MARGIN_BYTES, stack_reserve
 from edgeq.runner import protocol as P
 from edgeq.toolchain.firmware import model_stack_bytes
@@ -53,8 +54,11 @@ def test_mlperf_models_fit_their_stack_reserve(board: str, model: str, tmp_path:
             target.ascii(command.decode())
         assert any(line.startswith("m-results-") for line in target.ascii("infer 1 0%"))
         used, size = _stack(target)
-    assert size == reserve == stack_reserve()
-    assert 0 < used <= FIRMWARE_STACK_BYTES  # the measured figure still holds
+    assert size == reserve >= stack_reserve()
+    if "mve" not in load_board(board).features:  # the dsp/portable kernels' scratch is in the arena
+        assert reserve == stack_reserve()
+        assert 0 < used <= FIRMWARE_STACK_BYTES  # the measured figure still holds
+    # (the mve kernels keep their buffers on the stack: the reserve adds their estimate)
     assert reserve - used >= STACK_MARGIN_BYTES
 
 
