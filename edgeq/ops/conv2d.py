@@ -236,6 +236,29 @@ def interior(size: int, out: int, kernel: int, stride: int, dilation: int, pad: 
     return lo, max(lo, hi)
 
 
+def window_interior(op: Any, node: Node, graph: Graph, kh: int, kw: int) -> dict[str, int]:
+    """oy_lo/oy_hi/ox_lo/ox_hi of a windowed layer (`op` has stride, dilation and padding: conv2d,
+    depthwise_conv2d): the output rows and columns whose whole window lies inside the input."""
+    x, y = graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
+    oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], op.padding[0])
+    ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], op.padding[2])
+    return dict(oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi)
+
+
+def weights_and_bias(node: Node, graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+    """The constant weights and bias (inputs 1 and 2) of a conv, depthwise or dense layer."""
+    w = graph.tensors[node.inputs[1]].data
+    b = graph.tensors[node.inputs[2]].data
+    assert w is not None and b is not None
+    return w, b
+
+
+def takes_mve(features: tuple[str, ...], kernel: Any) -> bool:
+    """Whether a layer runs the Helium (MVE) kernels: the core has them and the layer's
+    requantization is one they implement (not the float-bias kind, which keeps the dsp kernel)."""
+    return "mve" in features and getattr(kernel, "bias64", None) is None
+
+
 def _dsp_steps(groups: int) -> list[dict[str, int]]:
     """The conv inner loop over groups of 4: pairs of groups (unrolled), then an odd one."""
     steps = [{"count": groups // 2, "unroll": 2}, {"count": groups % 2, "unroll": 1}]
@@ -243,13 +266,11 @@ def _dsp_steps(groups: int) -> list[dict[str, int]]:
 
 
 def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
-    if "mve" in features and getattr(node.kernel, "bias64", None) is None:
+    if takes_mve(features, node.kernel):
         return _conv_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     k: ConvKernel = node.kernel
-    w = graph.tensors[node.inputs[1]].data
-    b = graph.tensors[node.inputs[2]].data
-    assert w is not None and b is not None
+    w, b = weights_and_bias(node, graph)
     oc, kh, kw, ic = w.shape
     depth = kh * kw * ic
     dsp = "dsp" in features
@@ -262,9 +283,6 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
     else:
         layout = f"[{oc_pad}][{k_pad}], zero padded"
     bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
-    (t, _, left, _), y, x = op.padding, graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
-    oy_lo, oy_hi = interior(y[1], x[1], kh, op.stride[0], op.dilation[0], t)
-    ox_lo, ox_hi = interior(y[2], x[2], kw, op.stride[1], op.dilation[1], left)
     variant = "dsp" if dsp else "portable"
     tmp = k_pad if not dsp or ic % 4 else 0  # the generic im2col's contiguous window (int16)
     ctx.update(variant=variant, depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
@@ -272,13 +290,12 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + 2 * tmp,
                shared={"key": f"conv2d_{variant}", "template": "ops/shared/conv2d.c.j2", "variant": variant,
                        "max": {"cols_max": k_pad, "tmp_max": max(tmp, 2)}},
-               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               **window_interior(op, node, graph, kh, kw),
                **requant_arrays(k, oc_pad, oc, acc_bound(bias, w.reshape(oc, -1))),
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
     if dsp:
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
     return ctx
-
 
 
 # ---- Helium (MVE) variant: cores with the cpu feature "mve" (templates/ops/shared/*_mve.c.j2) ----
@@ -310,23 +327,18 @@ def mve_requant_arrays(k: Any, rows: int, n: int) -> dict[str, Any]:
 def _conv_mve_context(op: Conv2D, node: Node, graph: Graph) -> dict[str, Any]:
     ctx = op.template_context(node, graph)
     k: ConvKernel = node.kernel
-    w = graph.tensors[node.inputs[1]].data
-    b = graph.tensors[node.inputs[2]].data
-    assert w is not None and b is not None
+    w, b = weights_and_bias(node, graph)
     oc, kh, kw, ic = w.shape
     depth = kh * kw * ic
     k_pad, oc_pad = round_up(depth, 16), round_up(oc, 4)
     bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
-    (t, _, left, _), x, y = op.padding, graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
-    oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], t)
-    ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], left)
     ctx.update(variant="mve", depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0),
                layout="[oc/4][k/16][4][16], zero padded (16-wide MVE dot products)",
                template="ops/conv2d_kernel.c.j2", stack_bytes=k_pad + 512 + 256,  # + the 1x1 helper's block
                shared={"key": "conv2d_mve", "template": "ops/shared/conv2d_mve.c.j2", "variant": "mve",
                        "max": {"cols_max": k_pad}},
-               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               **window_interior(op, node, graph, kh, kw),
                **mve_requant_arrays(k, oc_pad, oc),
                constants={"weights": mve_rows(w.reshape(oc, depth), oc_pad, k_pad),
                           "bias": np.array(bias, np.int32)})

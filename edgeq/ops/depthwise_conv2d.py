@@ -24,12 +24,14 @@ from edgeq.ops.conv2d import (
     ConvKernel,
     acc_bound,
     folded_bias,
-    interior,
     mve_requant_arrays,
     requant_arrays,
     requantize_per_channel,
     round_up,
+    takes_mve,
     weighted_kernel,
+    weights_and_bias,
+    window_interior,
 )
 
 
@@ -96,25 +98,19 @@ class DepthwiseConv2D(Op):
 
 
 def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
-    if "mve" in features and getattr(node.kernel, "bias64", None) is None and op.depth_multiplier == 1:
+    if takes_mve(features, node.kernel) and op.depth_multiplier == 1:
         return _dw_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     if op.depth_multiplier != 1:  # the generic kernel
         return ctx
     k: ConvKernel = node.kernel
-    w = graph.tensors[node.inputs[1]].data
-    b = graph.tensors[node.inputs[2]].data
-    assert w is not None and b is not None
+    w, b = weights_and_bias(node, graph)
     _, kh, kw, c = w.shape
-    x, y = graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
-    oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], op.padding[0])
-    ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], op.padding[2])
     bias = folded_bias(b, w.reshape(-1, c).T, k.input_offset, c)
     dsp = "dsp" in features
-    has_border = (oy_lo, oy_hi, ox_lo, ox_hi) != (0, y[1], 0, y[2])
     variant = "dsp" if dsp else "portable"
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant=variant, pad_value=-k.input_offset,
-               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
+               **window_interior(op, node, graph, kh, kw),
                scratch_bytes=5 * round_up(c, 4) + 12 * kh * kw,
                shared={"key": f"depthwise_conv2d_{variant}", "template": "ops/shared/depthwise_conv2d.c.j2",
                        "variant": variant, "max": {"c_max": round_up(c, 4), "taps_max": kh * kw}},
@@ -124,7 +120,6 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
         ctx["per_tensor"] = False  # the four-channel loops index the requantization arrays by channel
         ctx["constants"]["weights"] = np.ascontiguousarray(
             w.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2)).reshape(-1).astype(np.int8)
-    del has_border
     return ctx
 
 
@@ -133,22 +128,18 @@ def _dw_mve_context(op: DepthwiseConv2D, node: Node, graph: Graph) -> dict[str, 
     [C/4][taps][4] zero padded, bias and requantization arrays padded to whole vectors."""
     ctx = op.template_context(node, graph)
     k: ConvKernel = node.kernel
-    w = graph.tensors[node.inputs[1]].data
-    b = graph.tensors[node.inputs[2]].data
-    assert w is not None and b is not None
+    w, b = weights_and_bias(node, graph)
     _, kh, kw, c = w.shape
     c_pad, taps = round_up(c, 4), kh * kw
-    x, y = graph.tensors[node.inputs[0]].shape, graph.tensors[node.outputs[0]].shape
-    oy_lo, oy_hi = interior(x[1], y[1], kh, op.stride[0], op.dilation[0], op.padding[0])
-    ox_lo, ox_hi = interior(x[2], y[2], kw, op.stride[1], op.dilation[1], op.padding[2])
+    out_w = graph.tensors[node.outputs[0]].shape[2]
     bias = folded_bias(b, w.reshape(-1, c).T, k.input_offset, c_pad)
     wk = np.zeros((taps, c_pad), dtype=np.int8)
     wk[:, :c] = w.reshape(taps, c)
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant="mve", pad_value=-k.input_offset,
-               oy_lo=oy_lo, oy_hi=oy_hi, ox_lo=ox_lo, ox_hi=ox_hi,
-               stack_bytes=c_pad + 4 * max(c_pad, 4 * y[2]) + 8 * taps + 128,
+               **window_interior(op, node, graph, kh, kw),
+               stack_bytes=c_pad + 4 * max(c_pad, 4 * out_w) + 8 * taps + 128,
                shared={"key": "depthwise_conv2d_mve", "template": "ops/shared/depthwise_conv2d_mve.c.j2",
-                       "variant": "mve", "max": {"c_max": c_pad, "taps_max": taps, "w_max": y[2]}},
+                       "variant": "mve", "max": {"c_max": c_pad, "taps_max": taps, "w_max": out_w}},
                **mve_requant_arrays(k, c_pad, c),
                constants={"weights": np.ascontiguousarray(wk.reshape(taps, c_pad // 4, 4).transpose(1, 0, 2))
                           .reshape(-1), "bias": np.array(bias, np.int32)})

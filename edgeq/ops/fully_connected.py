@@ -26,7 +26,9 @@ from edgeq.ops.conv2d import (
     requant_arrays,
     requantize_per_channel,
     round_up,
+    takes_mve,
     weighted_kernel,
+    weights_and_bias,
 )
 
 
@@ -71,13 +73,11 @@ class FullyConnected(Op):
 
 
 def _fc_kernel_context(op: FullyConnected, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
-    if "mve" in features and getattr(node.kernel, "bias64", None) is None:
+    if takes_mve(features, node.kernel):
         return _fc_mve_context(op, node, graph)
     ctx = op.template_context(node, graph)
     k = node.kernel
-    w = graph.tensors[node.inputs[1]].data
-    b = graph.tensors[node.inputs[2]].data
-    assert w is not None and b is not None
+    w, b = weights_and_bias(node, graph)
     n_out, n_in = w.shape
     dsp = "dsp" in features
     k_pad, o_pad = round_up(n_in, 4), round_up(n_out, 4)
@@ -103,9 +103,7 @@ def _fc_mve_context(op: FullyConnected, node: Node, graph: Graph) -> dict[str, A
     """The Helium (MVE) kernel: 16-wide dot products, four outputs at a time."""
     ctx = op.template_context(node, graph)
     k = node.kernel
-    w = graph.tensors[node.inputs[1]].data
-    b = graph.tensors[node.inputs[2]].data
-    assert w is not None and b is not None
+    w, b = weights_and_bias(node, graph)
     n_out, n_in = w.shape
     k_pad, o_pad = round_up(n_in, 16), round_up(n_out, 4)
     bias = folded_bias(b, w, k.input_offset, o_pad)
