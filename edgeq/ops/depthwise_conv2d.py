@@ -109,18 +109,40 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
     bias = folded_bias(b, w.reshape(-1, c).T, k.input_offset, c)
     dsp = "dsp" in features
     variant = "dsp" if dsp else "portable"
+    fast = dsp and dsp3x3(op, kh, kw, c)
+    out_w = graph.tensors[node.outputs[0]].shape[2]
+    scratch = 4 * (36 + 6 * ((out_w - 1) * op.stride[1] + 3)) if fast else 5 * round_up(c, 4) + 12 * kh * kw
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant=variant, pad_value=-k.input_offset,
                **window_interior(op, node, graph, kh, kw),
-               scratch_bytes=5 * round_up(c, 4) + 12 * kh * kw,
+               scratch_bytes=scratch,
                shared={"key": f"depthwise_conv2d_{variant}", "template": "ops/shared/depthwise_conv2d.c.j2",
-                       "variant": variant, "max": {"c_max": round_up(c, 4), "taps_max": kh * kw}},
+                       "variant": variant, "max": {"c_max": round_up(c, 4), "taps_max": kh * kw,
+                                                   "dsp3x3": int(fast), "generic": int(not fast)}},
                **requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T)),
                constants={"bias": np.array(bias, np.int32)})
-    if dsp and c % 4 == 0:  # [C/4][taps][4]: a group of four channels reads its taps' weights in a row
+    if fast:
+        ctx["per_tensor"] = False  # the kernel reads the requantization arrays by channel
+        ctx["constants"]["weights"] = dsp3x3_weights(w[0])
+    elif dsp and c % 4 == 0:  # [C/4][taps][4]: a group of four channels reads its taps' weights in a row
         ctx["per_tensor"] = False  # the four-channel loops index the requantization arrays by channel
         ctx["constants"]["weights"] = np.ascontiguousarray(
             w.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2)).reshape(-1).astype(np.int8)
     return ctx
+
+
+def dsp3x3(op: DepthwiseConv2D, kh: int, kw: int, c: int) -> bool:
+    """Whether the dsp kernel runs the layer through its 3x3 path (the same test in C)."""
+    return kh == 3 and kw == 3 and op.dilation[1] == 1 and c % 4 == 0
+
+
+def dsp3x3_weights(w: np.ndarray) -> np.ndarray:
+    """Weights [3, 3, C] for the dsp 3x3 path: per group of four channels and per kx, the words
+    [w0 c0, w0 c1, w1 c0, w1 c1], [w0 c2, w0 c3, w1 c2, w1 c3], [w2 c0, w2 c1, w2 c2, w2 c3]
+    (wN: row ky = N), so SXTB16 (and its ror 8) makes the (row 0, row 1) pairs of one channel."""
+    g = w.shape[2] // 4
+    wg = w.reshape(3, 3, g, 4).transpose(2, 1, 0, 3)  # [group][kx][ky][4]
+    pairs = wg[:, :, 0:2, :].reshape(g, 3, 2, 2, 2).transpose(0, 1, 3, 2, 4).reshape(g, 3, 8)
+    return np.ascontiguousarray(np.concatenate([pairs, wg[:, :, 2, :]], axis=2)).reshape(-1).astype(np.int8)
 
 
 def _dw_mve_context(op: DepthwiseConv2D, node: Node, graph: Graph) -> dict[str, Any]:

@@ -301,4 +301,15 @@ static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
 }
 #endif
 
+#if defined(EDGEQ_USE_DSP)
+/* edgeq_rq_sat of EDGEQ_RQ_SMALL given 2 * acc (a kernel that accumulates doubled weights and
+ * bias; the EDGEQ_RQ_SMALL bound keeps 2 * acc in int32). */
+static inline int32_t edgeq_rq_sat_small2(int32_t acc2, int32_t multiplier, int32_t shift, int32_t k)
+{
+    int32_t high;
+    __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc2), "r"(multiplier));
+    return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
+}
+#endif
+
 #endif /* EDGEQ_KERNELS_H */
