@@ -310,6 +310,27 @@ static inline int32_t edgeq_rq_sat_small2(int32_t acc2, int32_t multiplier, int3
     __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc2), "r"(multiplier));
     return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
 }
+
+/* Two words to *p (4-byte aligned), advancing *p: one STRD. */
+static inline void edgeq_st2(int32_t **p, int32_t a, int32_t b)
+{
+    __asm__("strd %2, %3, [%0], #8" : "+r"(*p), "=m"(*(int32_t(*)[2]) * p) : "r"(a), "r"(b));
+}
+
+/* The low halfwords of a and b: (a.lo, b.lo), PKHBT; the high ones: (a.hi, b.hi), PKHTB. */
+static inline uint32_t edgeq_pack_lo16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline uint32_t edgeq_pack_hi16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 #endif
 
 #endif /* EDGEQ_KERNELS_H */
