@@ -16,6 +16,9 @@ from edgeq.api import BuiltModel
 from edgeq.boards import load_board
 from edgeq.frontends.load import LoadedModel
 from edgeq.interpreter import run_int8
+from edgeq.ir import Graph, Tensor
+from edgeq.ir.graph import Node
+from edgeq.ir.verify import verify
 from edgeq.ops import NO_ACTIVATION, RELU, RELU6, Activation, Conv2D, DepthwiseConv2D, FullyConnected
 from edgeq.ops.common import FLOAT32_REQUANT, REQUANT_META, bias64_constants
 from edgeq.pipeline import BuildOptions, write_build
@@ -35,9 +38,28 @@ def _conv(rng, x, oc, k, stride=1, dil=1, pad=(0, 0, 0, 0), act=RELU):
                         [x], [rng.normal(size=(oc, k, k, x[3])), rng.normal(size=oc)])
 
 
-def _dw(rng, x, k, m=1, stride=1, pad=(0, 0, 0, 0), act=RELU6):
-    return one_op_graph(DepthwiseConv2D(stride=(stride, stride), padding=pad, depth_multiplier=m, activation=act),
+def _dw(rng, x, k, m=1, stride=1, pad=(0, 0, 0, 0), act=RELU6, dil=(1, 1)):
+    return one_op_graph(DepthwiseConv2D(stride=(stride, stride), dilation=dil, padding=pad, depth_multiplier=m,
+                                        activation=act),
                         [x], [rng.normal(size=(1, k, k, x[3] * m)), rng.normal(size=x[3] * m)])
+
+
+def _dw_mixed(rng) -> Graph:
+    """A 3x3 depthwise (the dsp kernel's 3x3 path) and a 5x5 one (its tap path) in one model."""
+    g = Graph("dwmixed")
+    g.add_tensor(Tensor("x", (1, 7, 6, 8)))
+    g.inputs = ["x"]
+    t = "x"
+    for i, k in enumerate([3, 5]):
+        op = DepthwiseConv2D(padding=(k // 2,) * 4, activation=RELU6)
+        w = g.add_constant(f"w{i}", rng.normal(size=(1, k, k, 8)))
+        b = g.add_constant(f"b{i}", rng.normal(size=8))
+        g.add_tensor(Tensor(f"y{i}", (1, 7, 6, 8)))
+        g.add_node(Node(f"dw{i}", op, [t, w, b], [f"y{i}"]))
+        t = f"y{i}"
+    g.outputs = [t]
+    verify(g)
+    return g
 
 
 def _fc(rng, n_in, n_out, per_channel=False, act=NO_ACTIVATION):
@@ -56,6 +78,17 @@ CASES = {
     "dw3x3_c8": lambda r: _dw(r, (1, 7, 6, 8), 3, pad=(1, 1, 1, 1)),
     "dw3x3_c12_s2": lambda r: _dw(r, (1, 9, 9, 12), 3, stride=2, pad=(0, 1, 0, 1)),
     "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
+    # the dsp kernel's 3x3 path: odd widths, stride 2, no padding, windows wholly in the padding,
+    # a one-column input, row dilation; then its tap path (dilated columns, 5x5) and both in one model
+    "dw3x3_c4_w7": lambda r: _dw(r, (1, 5, 7, 4), 3, pad=(1, 1, 1, 1)),
+    "dw3x3_c8_s2_odd": lambda r: _dw(r, (1, 7, 9, 8), 3, stride=2, pad=(1, 1, 1, 1)),
+    "dw3x3_c16_valid": lambda r: _dw(r, (1, 6, 5, 16), 3, act=NO_ACTIVATION),
+    "dw3x3_c12_pad2": lambda r: _dw(r, (1, 4, 5, 12), 3, pad=(2, 1, 2, 0)),
+    "dw3x3_c4_w1": lambda r: _dw(r, (1, 5, 1, 4), 3, pad=(1, 1, 1, 1)),
+    "dw3x3_c8_dil2x1": lambda r: _dw(r, (1, 8, 6, 8), 3, pad=(2, 2, 1, 1), dil=(2, 1)),
+    "dw3x3_c8_dil2": lambda r: _dw(r, (1, 8, 7, 8), 3, pad=(2, 2, 2, 2), dil=(2, 2)),
+    "dw5x5_c8_s2": lambda r: _dw(r, (1, 9, 8, 8), 5, stride=2, pad=(2, 2, 2, 2)),
+    "dw_mixed_3x3_5x5": _dw_mixed,
     "fc_37_11": lambda r: _fc(r, 37, 11),
     "fc_64_8_pc": lambda r: _fc(r, 64, 8, per_channel=True, act=RELU),
     "fc_rows3_21_12": lambda r: one_op_graph(FullyConnected(activation=RELU), [(1, 3, 21)],
