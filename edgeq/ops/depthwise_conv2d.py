@@ -112,7 +112,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
     fast = dsp and dsp3x3(op, kh, kw, c)
     out_w = graph.tensors[node.outputs[0]].shape[2]
     in_w = graph.tensors[node.inputs[0]].shape[2]  # 3x3 scratch: group constants, the columns, a padding row
-    scratch = (4 * (36 + 6 * ((out_w - 1) * op.stride[1] + 3)) + round_up(in_w * c, 4) if fast
+    scratch = (4 * (72 + 8 * ((out_w - 1) * op.stride[1] + 3)) + round_up(in_w * c, 4) if fast
                else 5 * round_up(c, 4) + 12 * kh * kw)
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant=variant, pad_value=-k.input_offset,
                **window_interior(op, node, graph, kh, kw),

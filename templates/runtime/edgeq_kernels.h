@@ -311,6 +311,11 @@ static inline int32_t edgeq_rq_sat_small2(int32_t acc2, int32_t multiplier, int3
     return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
 }
 
+/* The two words at byte offset `off` (a literal) from p (4-byte aligned): one LDRD. */
+#define EDGEQ_LD2_AT(p, off, a, b)                                                        \
+    __asm__("ldrd %0, %1, [%2, #" #off "]" : "=r"(a), "=r"(b)                             \
+            : "r"(p), "m"(*(const int32_t(*)[2])(const void *)((const char *)(p) + (off))))
+
 /* Two words to *p (4-byte aligned), advancing *p: one STRD. */
 static inline void edgeq_st2(int32_t **p, int32_t a, int32_t b)
 {
