@@ -65,4 +65,27 @@ class Add(Op):
         return np.clip(y, k.act_min, k.act_max).astype(np.int8)
 
     def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
-        return dict(size=graph.tensors[node.outputs[0]].size)
+        return dict(size=graph.tensors[node.outputs[0]].size, add_init=add_params_init(self, kernel_of(node)))
+
+
+def kernel_of(node: Node) -> AddKernel:
+    k: AddKernel = node.kernel
+    return k
+
+
+def add_params_init(op: Add, k: AddKernel, swap: bool = False) -> str:
+    """The C initializer of the layer's edgeq_add_t (templates/runtime/edgeq_kernels.h), its
+    operands swapped with `swap` (the conv+add layers pass the conv's value first). Raises
+    ValueError for constants edgeq_add_q7 does not take."""
+    if k.left_shift != LEFT_SHIFT:
+        raise ValueError(f"add: left shift {k.left_shift} (the kernels take {LEFT_SHIFT})")
+    sides = [(k.input1_offset, k.input1_multiplier, k.input1_shift), (k.input2_offset, k.input2_multiplier,
+                                                                      k.input2_shift)]
+    if swap:
+        sides.reverse()
+    for _, mult, shift in [*sides, (0, k.output_multiplier, k.output_shift)]:
+        if not (0 <= mult < 2**31 and -31 <= shift <= 0):
+            raise ValueError(f"add: multiplier {mult} with shift {shift} out of the kernels' range")
+    values = [v for off, mult, shift in sides for v in (off, mult, -shift)]
+    values += [k.output_multiplier, -k.output_shift, k.output_offset, k.act_min, k.act_max]
+    return "{ " + ", ".join(str(int(v)) for v in values) + " }"

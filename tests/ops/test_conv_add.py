@@ -1,0 +1,147 @@
+"""Conv + residual ADD fused into one layer (edgeq.passes.fuse_conv_add): the generated C of the
+fused graph gives the bytes of the UNFUSED numpy int8 reference, natively (portable kernel) and
+on emulated cores (dsp on the Cortex-M4, portable on the Cortex-M3; the Cortex-M55's mve layers
+stay unfused)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeq.api import BuiltModel
+from edgeq.boards import load_board
+from edgeq.codegen.emitter import generate
+from edgeq.frontends.load import LoadedModel
+from edgeq.interpreter import run_int8
+from edgeq.ir import Graph, Tensor
+from edgeq.ir.graph import Node
+from edgeq.ir.verify import verify
+from edgeq.ops import NO_ACTIVATION, RELU, Activation, Add, Conv2D
+from edgeq.passes.fuse_conv_add import fuse_conv_add
+from edgeq.pipeline import BuildOptions, write_build
+from edgeq.quant.quantize import quantize_graph
+from edgeq.toolchain.host import SharedModel, compile_shared
+
+
+def _conv(g: Graph, rng, name: str, src: str, oc: int, k: int, stride: int = 1, act: Activation = RELU,
+          scale: float = 0.5) -> str:
+    ic = g.tensors[src].shape[3]
+    pad = (k // 2, k // 2, k // 2, k // 2) if stride == 1 else (0, k - 1, 0, k - 1) if k > 1 else (0, 0, 0, 0)
+    op = Conv2D(stride=(stride, stride), padding=pad, activation=act)
+    w = g.add_constant(f"{name}_w", rng.normal(size=(oc, k, k, ic)) * scale)
+    b = g.add_constant(f"{name}_b", rng.normal(size=oc) * 0.1)
+    g.add_tensor(Tensor(name, op.infer_shapes([g.tensors[src].shape, g.tensors[w].shape])[0]))
+    g.add_node(Node(name, op, [src, w, b], [name], source=f"{name} (Conv2D)"))
+    return name
+
+
+def residual(rng, size: int = 7, c: int = 5, shortcut_conv: bool = False, conv_first: bool = True,
+             stride: int = 1, skip_scale: float = 0.5, add_act: Activation = RELU,
+             conv_act: Activation = NO_ACTIVATION) -> Graph:
+    """stem -> a (3x3) -> b (3x3, `conv_act`) -> ADD(b, skip) (`add_act`) -> tail 1x1. The skip is
+    the stem's output, or with `shortcut_conv` a 1x1 (stride `stride`) conv of it, run after b.
+    `conv_first`: b is the ADD's first operand. `skip_scale` scales the skip path's weights
+    (different skip/conv scales)."""
+    g = Graph("resadd")
+    g.add_tensor(Tensor("x", (1, size, size, 3)))
+    g.inputs = ["x"]
+    x = _conv(g, rng, "stem", "x", c, 3, scale=skip_scale)
+    oc = c + 2 if shortcut_conv else c  # the shortcut widens the channels
+    y = _conv(g, rng, "a", x, oc, 3, stride=stride)
+    y = _conv(g, rng, "b", y, oc, 3, act=conv_act)
+    skip = _conv(g, rng, "sc", x, oc, 1, stride=stride, act=NO_ACTIVATION, scale=skip_scale) if shortcut_conv else x
+    g.add_tensor(Tensor("sum", g.tensors[y].shape))
+    g.add_node(Node("add", Add(activation=add_act), [y, skip] if conv_first else [skip, y], ["sum"],
+                    source="add (Add)"))
+    _conv(g, rng, "tail", "sum", 4, 1)
+    g.outputs = ["tail"]
+    verify(g)
+    return g
+
+
+CASES = {
+    "skip_stem": lambda r: residual(r, c=7),  # the skip has the conv's shape: no shortcut conv
+    "skip_first_operand": lambda r: residual(r, c=7, conv_first=False),
+    "shortcut_1x1_s2": lambda r: residual(r, size=8, c=4, shortcut_conv=True, stride=2),  # fused into the 1x1
+    "shortcut_odd": lambda r: residual(r, size=7, c=5, shortcut_conv=True, stride=2, conv_first=False),
+    "scales_differ": lambda r: residual(r, c=6, skip_scale=4.0, add_act=NO_ACTIVATION, conv_act=RELU),
+    "add_relu6": lambda r: residual(r, c=3, add_act=Activation(0.0, 6.0)),
+}
+
+
+def _quantized(case: str) -> tuple[Graph, Graph, np.ndarray]:
+    rng = np.random.default_rng(sorted(CASES).index(case))
+    graph = CASES[case](rng)
+    shape = graph.tensors["x"].shape
+    q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
+    # 4x the calibration range: many conv values and sums saturate
+    samples = rng.normal(size=(4, *shape[1:])).astype(np.float32) * 4
+    return graph, q, q.tensors["x"].quant.quantize(samples)
+
+
+def test_pass_folds_every_residual_add() -> None:
+    for case in CASES:
+        _, q, xq = _quantized(case)
+        fused = fuse_conv_add(q)
+        kinds = [n.kind for n in fused.nodes]
+        assert "add" not in kinds and kinds.count("conv2d_add") == 1, (case, kinds)
+        node = next(n for n in fused.nodes if n.kind == "conv2d_add")
+        assert " + add (Add)" in node.source
+        if "shortcut" in case:  # the conv that runs last: the 1x1 shortcut, the 3x3 path is the skip
+            assert node.source.startswith("sc ") and node.inputs[1] == "b"
+        # the composition is the reference: the same bytes, the conv's tensor gone
+        np.testing.assert_array_equal(run_int8(fused, [xq])[0], run_int8(q, [xq])[0])
+        assert ("sc" if "shortcut" in case else "b") not in fused.tensors
+
+
+def test_mve_layers_stay_unfused() -> None:
+    _, q, _ = _quantized("skip_stem")
+    assert [n.kind for n in fuse_conv_add(q, ("dsp", "mve")).nodes] == [n.kind for n in q.nodes]
+    assert "conv2d_add" in [n.kind for n in fuse_conv_add(q, ("dsp",)).nodes]
+
+
+def test_conv_with_another_reader_is_not_fused() -> None:
+    """A conv whose output has another reader is not folded (its tensor must exist)."""
+    rng = np.random.default_rng(7)
+    g = residual(rng, c=4)
+    g.add_tensor(Tensor("sum2", g.tensors["b"].shape))
+    g.nodes.insert(len(g.nodes) - 1, Node("add2", Add(), ["sum", "b"], ["sum2"]))
+    g.nodes[-1].inputs[0] = "sum2"
+    verify(g)
+    q = quantize_graph(g, [rng.normal(size=(8, 7, 7, 3)).astype(np.float32)])
+    assert [n.kind for n in fuse_conv_add(q).nodes] == [n.kind for n in q.nodes]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fused_native_c_equals_unfused_reference(case: str) -> None:
+    _, q, xq = _quantized(case)
+    expected = run_int8(q, [xq])[0]
+    fused = fuse_conv_add(q)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = generate(fused, Path(tmp) / "src")
+        code = (Path(tmp) / "src" / "model.c").read_text()
+        assert "_add(&" in code and "edgeq_add_q7" in code
+        lib = compile_shared(Path(tmp) / "src", Path(tmp) / "model.so")
+        model = SharedModel(lib, src.c_name, q.tensors["x"].size, q.tensors[q.outputs[0]].size)
+        got = model.run(xq)
+    np.testing.assert_array_equal(got, expected.reshape(len(xq), -1))
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("board_id", ["qemu-cortex-m4", "qemu-cortex-m3"])  # dsp, portable
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fused_on_emulated_core_equals_unfused_reference(case: str, board_id: str, tmp_path: Path) -> None:
+    graph, q, xq = _quantized(case)
+    expected = run_int8(q, [xq])[0]
+    board = load_board(board_id)
+    loaded = LoadedModel(graph, "edgeq", "0" * 64, f"fused_{case}")
+    bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
+    assert "conv2d_add" in (bd.path / "graph.txt").read_text()
+    got = BuiltModel(bd).run(xq, raw=True)
+    np.testing.assert_array_equal(got.reshape(len(xq), -1), expected.reshape(len(xq), -1))
