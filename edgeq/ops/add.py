@@ -73,19 +73,29 @@ def kernel_of(node: Node) -> AddKernel:
     return k
 
 
+def _operand(offset: int, mult: int, shift: int) -> list[int]:
+    """(offset << 21, multiplier, rounding half, right shift) of one operand for edgeq_add_q7, whose
+    rounding needs a right shift of at least 1: TFLite's 2^30 with no shift (the operand of the
+    larger scale) is held as 2^31 - 1 with right shift 1, the same value for |x + offset| <= 255."""
+    if shift == 0 and mult == 2**30:
+        mult, shift = 2**31 - 1, -1
+    if not (0 <= mult < 2**31 and -31 <= shift <= -1):
+        raise ValueError(f"add: operand multiplier {mult} with shift {shift} out of the kernels' range")
+    return [offset * 2**21, mult, 1 << (-shift - 1), -shift]
+
+
 def add_params_init(op: Add, k: AddKernel, swap: bool = False) -> str:
     """The C initializer of the layer's edgeq_add_t (templates/runtime/edgeq_kernels.h), its
     operands swapped with `swap` (the conv+add layers pass the conv's value first). Raises
     ValueError for constants edgeq_add_q7 does not take."""
     if k.left_shift != LEFT_SHIFT:
         raise ValueError(f"add: left shift {k.left_shift} (the kernels take {LEFT_SHIFT})")
-    sides = [(k.input1_offset, k.input1_multiplier, k.input1_shift), (k.input2_offset, k.input2_multiplier,
-                                                                      k.input2_shift)]
+    sides = [_operand(k.input1_offset, k.input1_multiplier, k.input1_shift),
+             _operand(k.input2_offset, k.input2_multiplier, k.input2_shift)]
     if swap:
         sides.reverse()
-    for _, mult, shift in [*sides, (0, k.output_multiplier, k.output_shift)]:
-        if not (0 <= mult < 2**31 and -31 <= shift <= 0):
-            raise ValueError(f"add: multiplier {mult} with shift {shift} out of the kernels' range")
-    values = [v for off, mult, shift in sides for v in (off, mult, -shift)]
-    values += [k.output_multiplier, -k.output_shift, k.output_offset, k.act_min, k.act_max]
+    mo, so = k.output_multiplier, k.output_shift
+    if not (0 <= mo < 2**31 and -31 <= so <= -1):
+        raise ValueError(f"add: output multiplier {mo} with shift {so} out of the kernels' range")
+    values = [*sides[0], *sides[1], mo, 1 << (-so - 1), -so, k.output_offset, k.act_min, k.act_max]
     return "{ " + ", ".join(str(int(v)) for v in values) + " }"

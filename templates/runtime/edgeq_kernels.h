@@ -181,49 +181,52 @@ static inline int8_t edgeq_rq(int32_t kind, int32_t acc, int32_t multiplier, int
 }
 
 /* TFLite's int8 ADD of one pair of elements (20-bit left shift), bit for bit, for the standalone
- * ADD and the convolutions that end in a residual ADD (one place for both). Per operand:
- * x' = ((x + offset) << 20), then MultiplyByQuantizedMultiplierSmallerThanOneExp, whose doubling
- * high multiply is (x' * m + 2^30) >> 31 here (|x + offset| <= 255 keeps x' far from INT32_MIN)
- * = ((x + offset) << 21) * m rounded to the high word: one SMMULR; its rounding division by 2^right
- * is edgeq_rhaz. The sum (|raw| < 2^29) goes the same way through the output multiplier.
- * `right` holds -shift of TFLite's constants (in [0, 31], checked at generation time). */
+ * ADD and the convolutions that end in a residual ADD (one place for both). Per operand, TFLite
+ * computes x' = (x + offset) << 20, h = SRDHM(x', m) = (x' * m + 2^30) >> 31 (|x + offset| <= 255
+ * keeps x' far from INT32_MIN), then h / 2^right rounded half away from zero. Here t = x << 21 +
+ * (offset << 21), so h = (t * m + 2^31) >> 32 (SMMULR), and with right >= 1 the rounding is
+ * (h + half - (h < 0)) >> right, half = 2^(right-1): h + half is one SMMLAR, and h < 0 exactly
+ * when t < 0 (or h is 0, where both give 0). The sum of the operands (|raw| < 2^29) goes the
+ * same way through the output multiplier (t = 2 raw). Generation (edgeq/ops/add.py) checks every
+ * right shift is in [1, 31]; TFLite's operand with multiplier 2^30 and no shift (the larger
+ * scale) is held as (2^31 - 1, right 1), which gives the same value for |x + offset| <= 255. */
 typedef struct {
-    int32_t offset1, mult1, right1; /* operand 1: -zero point, multiplier, right shift */
-    int32_t offset2, mult2, right2; /* operand 2 */
-    int32_t out_mult, out_right, out_offset, lo, hi;
+    int32_t offset1, mult1, half1, right1; /* operand 1: -zero point << 21, multiplier, rounding */
+    int32_t offset2, mult2, half2, right2; /* operand 2 */
+    int32_t out_mult, out_half, out_right, out_offset, lo, hi;
 } edgeq_add_t;
 
-/* (a * b + 2^31) >> 32: SMMULR on cores with the DSP extension. */
-static inline int32_t edgeq_mulhr(int32_t a, int32_t b)
+/* c + (a * b + 2^31) >> 32: SMMLAR on cores with the DSP extension. */
+static inline int32_t edgeq_mulhr_acc(int32_t a, int32_t b, int32_t c)
 {
 #if defined(EDGEQ_USE_DSP)
     int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
     return r;
 #else
-    return (int32_t)(((int64_t)a * (int64_t)b + (INT64_C(1) << 31)) >> 32);
+    return c + (int32_t)(((int64_t)a * (int64_t)b + (INT64_C(1) << 31)) >> 32);
 #endif
 }
 
-/* edgeq_rdbpot (x / 2^right rounded half away from zero) for |x| < 2^30: floor((x + 2^(right-1)
- * - (x < 0)) / 2^right), right in [0, 31]. */
-static inline int32_t edgeq_rhaz(int32_t x, int32_t right)
+/* One operand scaled: TFLite's MultiplyByQuantizedMultiplierSmallerThanOneExp of its shifted value. */
+static inline int32_t edgeq_add_operand(int32_t x, int32_t offset, int32_t mult, int32_t half, int32_t right)
 {
-    const int32_t neg = right > 0 ? (x >> 31) : 0;
-    return (x + neg + (int32_t)((UINT32_C(1) << right) >> 1)) >> right;
+    const int32_t t = (int32_t)((uint32_t)x << 21) + offset;
+    return (edgeq_mulhr_acc(t, mult, half) + (t >> 31)) >> right;
 }
 
-static inline int32_t edgeq_add_operand(int32_t x, int32_t offset, int32_t mult, int32_t right)
+/* The ADD's output before the clamp (int32). */
+static inline int32_t edgeq_add_raw(int32_t x1, int32_t x2, const edgeq_add_t *p)
 {
-    return edgeq_rhaz(edgeq_mulhr((int32_t)((uint32_t)(x + offset) << 21), mult), right);
+    const int32_t raw = edgeq_add_operand(x1, p->offset1, p->mult1, p->half1, p->right1)
+                      + edgeq_add_operand(x2, p->offset2, p->mult2, p->half2, p->right2);
+    const int32_t t = raw * 2;
+    return ((edgeq_mulhr_acc(t, p->out_mult, p->out_half) + (t >> 31)) >> p->out_right) + p->out_offset;
 }
 
 static inline int8_t edgeq_add_q7(int32_t x1, int32_t x2, const edgeq_add_t *p)
 {
-    const int32_t raw = edgeq_add_operand(x1, p->offset1, p->mult1, p->right1)
-                      + edgeq_add_operand(x2, p->offset2, p->mult2, p->right2);
-    const int32_t y = edgeq_rhaz(edgeq_mulhr(raw * 2, p->out_mult), p->out_right) + p->out_offset;
-    return (int8_t)edgeq_clamp(y, p->lo, p->hi);
+    return (int8_t)edgeq_clamp(edgeq_add_raw(x1, x2, p), p->lo, p->hi);
 }
 
 /* CONV_2D (shared kernel): geometry, the window's interior, weights in the kernel's order and
@@ -331,19 +334,20 @@ static inline uint32_t edgeq_clamp4(uint32_t v, uint32_t lo4, uint32_t hi4)
 }
 
 /* The residual ADD of a dsp conv's four packed outputs v (pixel 0's channels c, c + 1, then pixel
- * 1's): edgeq_add_q7 with the skip's elements at s[0], s[1] (pixel 0) and s[stride], s[stride + 1]
- * (pixel 1), reading only the ones that exist (`pair`: channel c + 1, `two`: pixel 1). */
+ * 1's) with the skip's elements at s[0], s[1] (pixel 0) and s[stride], s[stride + 1] (pixel 1),
+ * reading only the ones that exist (`pair`: channel c + 1, `two`: pixel 1); lo4 / hi4: the ADD's
+ * clamp in every byte (edgeq_clamp4 after one SSAT each). */
 static inline uint32_t edgeq_add_skip4(uint32_t v, const int8_t *s, int32_t stride, int32_t pair, int32_t two,
-                                       const edgeq_add_t *p)
+                                       const edgeq_add_t *p, uint32_t lo4, uint32_t hi4)
 {
-    const int32_t y0 = edgeq_add_q7((int8_t)v, s[0], p);
-    const int32_t y1 = pair ? edgeq_add_q7((int8_t)(v >> 8), s[1], p) : 0;
+    const int32_t y0 = __ssat(edgeq_add_raw((int8_t)v, s[0], p), 8);
+    const int32_t y1 = pair ? __ssat(edgeq_add_raw((int8_t)(v >> 8), s[1], p), 8) : 0;
     int32_t y2 = 0, y3 = 0;
     if (two) {
-        y2 = edgeq_add_q7((int8_t)(v >> 16), s[stride], p);
-        y3 = pair ? edgeq_add_q7((int8_t)(v >> 24), s[stride + 1], p) : 0;
+        y2 = __ssat(edgeq_add_raw((int8_t)(v >> 16), s[stride], p), 8);
+        y3 = pair ? __ssat(edgeq_add_raw((int8_t)(v >> 24), s[stride + 1], p), 8) : 0;
     }
-    return edgeq_pack4(y0, y1, y2, y3);
+    return edgeq_clamp4(edgeq_pack4(y0, y1, y2, y3), lo4, hi4);
 }
 
 /* A byte replicated in the four bytes of a word. */

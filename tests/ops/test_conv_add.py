@@ -145,3 +145,41 @@ def test_fused_on_emulated_core_equals_unfused_reference(case: str, board_id: st
     assert "conv2d_add" in (bd.path / "graph.txt").read_text()
     got = BuiltModel(bd).run(xq, raw=True)
     np.testing.assert_array_equal(got.reshape(len(xq), -1), expected.reshape(len(xq), -1))
+
+
+ADD_SCALES = [  # (scale1, zp1, scale2, zp2, output scale, zp, activation)
+    (0.05, 3, 0.05, -7, 0.1, 0, NO_ACTIVATION),  # equal operand scales: both at multiplier 2^30
+    (0.02, -128, 0.07, 127, 0.05, -20, RELU),
+    (0.3, 10, 0.0007, -3, 0.3, 5, NO_ACTIVATION),  # very different scales
+    (0.01, 0, 0.012, 0, 0.002, 0, NO_ACTIVATION),  # output scale far below the inputs': saturates
+    (0.01, 5, 0.013, -9, 2.5, -100, NO_ACTIVATION),  # output scale far above: a large right shift
+    (0.04, 0, 0.03, 0, 0.06, -128, Activation(0.0, 6.0)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ADD_SCALES)))
+def test_add_arithmetic_every_operand_pair(case: int, tmp_path: Path) -> None:
+    """edgeq_add_q7 (the standalone ADD and the conv+add epilogue) against Add.run_int8 on all
+    65536 operand pairs, host build."""
+    import subprocess
+
+    from edgeq.codegen.env import RUNTIME_DIR
+    from edgeq.ir.tensor import DType, QuantParams
+    from edgeq.ops.add import add_params_init
+    from edgeq.toolchain.host import STRICT_FLAGS, host_cc
+
+    s1, z1, s2, z2, so, zo, act = ADD_SCALES[case]
+    g = Graph("add")
+    for name, s, z in (("a", s1, z1), ("b", s2, z2), ("y", so, zo)):
+        g.add_tensor(Tensor(name, (1, 256 * 256), DType.INT8, quant=QuantParams.per_tensor(s, z)))
+    op = Add(activation=act)
+    node = g.add_node(Node("add", op, ["a", "b"], ["y"]))
+    k = op.quantize(node, g)
+    a, b = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128), indexing="ij")
+    expected = op.run_int8([a.astype(np.int8).reshape(-1), b.astype(np.int8).reshape(-1)], k)
+    exe = tmp_path / "add_pairs"
+    subprocess.run([host_cc(), *STRICT_FLAGS, "-O2", f"-I{RUNTIME_DIR}", str(Path(__file__).parent / "c" / "add_pairs.c"),
+                    "-o", str(exe)], check=True)
+    fields = add_params_init(op, k).strip("{} ").split(", ")
+    got = np.frombuffer(subprocess.run([str(exe), *fields], check=True, capture_output=True).stdout, np.int8)
+    np.testing.assert_array_equal(got, expected)
