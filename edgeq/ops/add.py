@@ -65,7 +65,8 @@ class Add(Op):
         return np.clip(y, k.act_min, k.act_max).astype(np.int8)
 
     def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
-        return dict(size=graph.tensors[node.outputs[0]].size, add_init=add_params_init(self, kernel_of(node)))
+        k = kernel_of(node)
+        return dict(size=graph.tensors[node.outputs[0]].size, add_init=add_params_init(k), big=big_operand(k))
 
 
 def kernel_of(node: Node) -> AddKernel:
@@ -73,29 +74,30 @@ def kernel_of(node: Node) -> AddKernel:
     return k
 
 
-def _operand(offset: int, mult: int, shift: int) -> list[int]:
-    """(offset << 21, multiplier, rounding half, right shift) of one operand for edgeq_add_q7, whose
-    rounding needs a right shift of at least 1: TFLite's 2^30 with no shift (the operand of the
-    larger scale) is held as 2^31 - 1 with right shift 1, the same value for |x + offset| <= 255."""
-    if shift == 0 and mult == 2**30:
-        mult, shift = 2**31 - 1, -1
-    if not (0 <= mult < 2**31 and -31 <= shift <= -1):
-        raise ValueError(f"add: operand multiplier {mult} with shift {shift} out of the kernels' range")
-    return [offset * 2**21, mult, 1 << (-shift - 1), -shift]
+def big_operand(k: AddKernel) -> int:
+    """The operand (0 or 1) of the larger scale: multiplier 2^30, no shift (its scale over twice
+    itself), whose scaled value is exactly (x + offset) << 19 (edgeq_add_raw's "big")."""
+    for i, (mult, shift) in enumerate([(k.input1_multiplier, k.input1_shift), (k.input2_multiplier, k.input2_shift)]):
+        if mult == 2**30 and shift == 0:
+            return i
+    raise ValueError("add: no operand has the multiplier 2^30 (the kernels need one)")
 
 
-def add_params_init(op: Add, k: AddKernel, swap: bool = False) -> str:
-    """The C initializer of the layer's edgeq_add_t (templates/runtime/edgeq_kernels.h), its
-    operands swapped with `swap` (the conv+add layers pass the conv's value first). Raises
-    ValueError for constants edgeq_add_q7 does not take."""
+def add_params_init(k: AddKernel) -> str:
+    """The C initializer of the layer's edgeq_add_t (templates/runtime/edgeq_kernels.h): the
+    operand big_operand(k) first. Raises ValueError for constants edgeq_add_q7 does not take."""
     if k.left_shift != LEFT_SHIFT:
         raise ValueError(f"add: left shift {k.left_shift} (the kernels take {LEFT_SHIFT})")
-    sides = [_operand(k.input1_offset, k.input1_multiplier, k.input1_shift),
-             _operand(k.input2_offset, k.input2_multiplier, k.input2_shift)]
-    if swap:
-        sides.reverse()
+    operands = [(k.input1_offset, k.input1_multiplier, k.input1_shift),
+                (k.input2_offset, k.input2_multiplier, k.input2_shift)]
+    big = big_operand(k)
+    offset, mult, shift = operands[1 - big]
+    if shift == 0 and mult == 2**30:  # equal scales: the same value with a right shift of 1
+        mult, shift = 2**31 - 1, -1
     mo, so = k.output_multiplier, k.output_shift
-    if not (0 <= mo < 2**31 and -31 <= so <= -1):
-        raise ValueError(f"add: output multiplier {mo} with shift {so} out of the kernels' range")
-    values = [*sides[0], *sides[1], mo, 1 << (-so - 1), -so, k.output_offset, k.act_min, k.act_max]
+    for m, sh in ((mult, shift), (mo, so)):
+        if not (0 <= m < 2**31 and -31 <= sh <= -1):
+            raise ValueError(f"add: multiplier {m} with shift {sh} out of the kernels' range")
+    values = [operands[big][0] * 2**20, offset * 2**21, mult, 1 << (-shift - 1), -shift,
+              mo, 1 << (-so - 1), -so, k.output_offset, k.act_min, k.act_max]
     return "{ " + ", ".join(str(int(v)) for v in values) + " }"

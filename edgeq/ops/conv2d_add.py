@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.ir.graph import Graph, Node
-from edgeq.ops.add import Add, AddKernel, add_params_init
+from edgeq.ops.add import Add, AddKernel, add_params_init, big_operand
 from edgeq.ops.base import Op, Shape
 from edgeq.ops.conv2d import Conv2D, ConvKernel
 
@@ -72,6 +72,9 @@ class Conv2DAdd(Op):
             raise ValueError(f"the {ctx.get('variant')} conv kernel has no ADD epilogue")
         ctx["fused_add"] = True
         ctx["k"] = node.kernel.conv  # the conv's constants for its requantization
-        ctx["add_init"] = add_params_init(self.add, node.kernel.add, swap=self.conv_operand == 1)
+        ctx["add_init"] = add_params_init(node.kernel.add)
+        ctx["conv_big"] = int(big_operand(node.kernel.add) == self.conv_operand)
+        ctx["row_offset"] = ctx["scratch_bytes"]  # a pair of pixels' conv outputs after the conv's scratch
+        ctx["scratch_bytes"] += 2 * ctx["out_c"]
         ctx["shared"] = {**ctx["shared"], "fused_add": True}
         return ctx

@@ -180,19 +180,21 @@ static inline int8_t edgeq_rq(int32_t kind, int32_t acc, int32_t multiplier, int
     return edgeq_requant(acc, multiplier, shift, offset, lo, hi);
 }
 
-/* TFLite's int8 ADD of one pair of elements (20-bit left shift), bit for bit, for the standalone
- * ADD and the convolutions that end in a residual ADD (one place for both). Per operand, TFLite
- * computes x' = (x + offset) << 20, h = SRDHM(x', m) = (x' * m + 2^30) >> 31 (|x + offset| <= 255
- * keeps x' far from INT32_MIN), then h / 2^right rounded half away from zero. Here t = x << 21 +
- * (offset << 21), so h = (t * m + 2^31) >> 32 (SMMULR), and with right >= 1 the rounding is
- * (h + half - (h < 0)) >> right, half = 2^(right-1): h + half is one SMMLAR, and h < 0 exactly
- * when t < 0 (or h is 0, where both give 0). The sum of the operands (|raw| < 2^29) goes the
- * same way through the output multiplier (t = 2 raw). Generation (edgeq/ops/add.py) checks every
- * right shift is in [1, 31]; TFLite's operand with multiplier 2^30 and no shift (the larger
- * scale) is held as (2^31 - 1, right 1), which gives the same value for |x + offset| <= 255. */
+/* TFLite's int8 ADD (20-bit left shift), bit for bit, for the standalone ADD and the convolutions
+ * that end in a residual ADD (one place for both). TFLite scales each operand: x' = (x + offset)
+ * << 20, h = SRDHM(x', m) = (x' * m + 2^30) >> 31 (|x + offset| <= 255 keeps x' far from
+ * INT32_MIN), then h / 2^right rounded half away from zero; then the sum the same way through the
+ * output multiplier. The operand of the larger scale ("big") has m = 2^30 and no shift (its
+ * scale over twice itself): its value is exactly (x + offset) << 19. For the other ("small"),
+ * t = x << 21 + (offset << 21) gives h = (t * m + 2^31) >> 32 (SMMULR), and with right >= 1 the
+ * rounding is (h + half - (h < 0)) >> right, half = 2^(right-1): h + half is one SMMLAR, and h < 0
+ * exactly when t < 0 (or h is 0, where both give 0). The output stage takes t = 2 * sum
+ * (|t| < 2^30). edgeq/ops/add.py checks every right shift is in [1, 31] and holds a small
+ * operand of multiplier 2^30 and no shift (equal scales) as (2^31 - 1, right 1): the same value
+ * for |x + offset| <= 255. */
 typedef struct {
-    int32_t offset1, mult1, half1, right1; /* operand 1: -zero point << 21, multiplier, rounding */
-    int32_t offset2, mult2, half2, right2; /* operand 2 */
+    int32_t big_offset; /* -zero point << 20 of the operand of the larger scale */
+    int32_t small_offset, small_mult, small_half, small_right; /* -zero point << 21, multiplier, rounding */
     int32_t out_mult, out_half, out_right, out_offset, lo, hi;
 } edgeq_add_t;
 
@@ -208,25 +210,18 @@ static inline int32_t edgeq_mulhr_acc(int32_t a, int32_t b, int32_t c)
 #endif
 }
 
-/* One operand scaled: TFLite's MultiplyByQuantizedMultiplierSmallerThanOneExp of its shifted value. */
-static inline int32_t edgeq_add_operand(int32_t x, int32_t offset, int32_t mult, int32_t half, int32_t right)
+/* The ADD's output before the clamp. */
+static inline int32_t edgeq_add_raw(int32_t big, int32_t small, const edgeq_add_t *p)
 {
-    const int32_t t = (int32_t)((uint32_t)x << 21) + offset;
-    return (edgeq_mulhr_acc(t, mult, half) + (t >> 31)) >> right;
-}
-
-/* The ADD's output before the clamp (int32). */
-static inline int32_t edgeq_add_raw(int32_t x1, int32_t x2, const edgeq_add_t *p)
-{
-    const int32_t raw = edgeq_add_operand(x1, p->offset1, p->mult1, p->half1, p->right1)
-                      + edgeq_add_operand(x2, p->offset2, p->mult2, p->half2, p->right2);
-    const int32_t t = raw * 2;
+    const int32_t ts = (int32_t)((uint32_t)small << 21) + p->small_offset;
+    const int32_t fs = (edgeq_mulhr_acc(ts, p->small_mult, p->small_half) + (ts >> 31)) >> p->small_right;
+    const int32_t t = (int32_t)((uint32_t)big << 20) + p->big_offset + fs * 2; /* twice the sum */
     return ((edgeq_mulhr_acc(t, p->out_mult, p->out_half) + (t >> 31)) >> p->out_right) + p->out_offset;
 }
 
-static inline int8_t edgeq_add_q7(int32_t x1, int32_t x2, const edgeq_add_t *p)
+static inline int8_t edgeq_add_q7(int32_t big, int32_t small, const edgeq_add_t *p)
 {
-    return (int8_t)edgeq_clamp(edgeq_add_raw(x1, x2, p), p->lo, p->hi);
+    return (int8_t)edgeq_clamp(edgeq_add_raw(big, small, p), p->lo, p->hi);
 }
 
 /* CONV_2D (shared kernel): geometry, the window's interior, weights in the kernel's order and
@@ -333,23 +328,6 @@ static inline uint32_t edgeq_clamp4(uint32_t v, uint32_t lo4, uint32_t hi4)
     return v;
 }
 
-/* The residual ADD of a dsp conv's four packed outputs v (pixel 0's channels c, c + 1, then pixel
- * 1's) with the skip's elements at s[0], s[1] (pixel 0) and s[stride], s[stride + 1] (pixel 1),
- * reading only the ones that exist (`pair`: channel c + 1, `two`: pixel 1); lo4 / hi4: the ADD's
- * clamp in every byte (edgeq_clamp4 after one SSAT each). */
-static inline uint32_t edgeq_add_skip4(uint32_t v, const int8_t *s, int32_t stride, int32_t pair, int32_t two,
-                                       const edgeq_add_t *p, uint32_t lo4, uint32_t hi4)
-{
-    const int32_t y0 = __ssat(edgeq_add_raw((int8_t)v, s[0], p), 8);
-    const int32_t y1 = pair ? __ssat(edgeq_add_raw((int8_t)(v >> 8), s[1], p), 8) : 0;
-    int32_t y2 = 0, y3 = 0;
-    if (two) {
-        y2 = __ssat(edgeq_add_raw((int8_t)(v >> 16), s[stride], p), 8);
-        y3 = pair ? __ssat(edgeq_add_raw((int8_t)(v >> 24), s[stride + 1], p), 8) : 0;
-    }
-    return edgeq_clamp4(edgeq_pack4(y0, y1, y2, y3), lo4, hi4);
-}
-
 /* A byte replicated in the four bytes of a word. */
 static inline uint32_t edgeq_bytes4(int32_t b)
 {
@@ -366,5 +344,29 @@ static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
     edgeq_write32(dst + 2, (odd & 0xFFFF0000u) | (even >> 16)); /* x2, x3 */
 }
 #endif
+
+/* out[i] = ADD(big[i], small[i]) (edgeq_add_q7) for n elements; out may be big or small itself
+ * (element i is read before it is written). Four at a time on cores with the DSP extension: one
+ * SSAT each, then the clamp of the four packed bytes. */
+static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *small, int32_t n,
+                                  const edgeq_add_t *pp)
+{
+    const edgeq_add_t p = *pp; /* a local copy: the int8 stores cannot alias it */
+    int32_t i = 0;
+#if defined(EDGEQ_USE_DSP)
+    const uint32_t lo4 = edgeq_bytes4(p.lo), hi4 = edgeq_bytes4(p.hi);
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t b = edgeq_read32(big + i), s = edgeq_read32(small + i);
+        const uint32_t v = edgeq_pack4(__ssat(edgeq_add_raw((int8_t)b, (int8_t)s, &p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 8), (int8_t)(s >> 8), &p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 16), (int8_t)(s >> 16), &p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 24), (int8_t)(s >> 24), &p), 8));
+        edgeq_write32(out + i, edgeq_clamp4(v, lo4, hi4));
+    }
+#endif
+    for (; i < n; ++i) {
+        out[i] = edgeq_add_q7(big[i], small[i], &p);
+    }
+}
 
 #endif /* EDGEQ_KERNELS_H */

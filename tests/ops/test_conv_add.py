@@ -124,7 +124,7 @@ def test_fused_native_c_equals_unfused_reference(case: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = generate(fused, Path(tmp) / "src")
         code = (Path(tmp) / "src" / "model.c").read_text()
-        assert "_add(&" in code and "edgeq_add_q7" in code
+        assert "_add(&" in code and "edgeq_add_rows(" in code
         lib = compile_shared(Path(tmp) / "src", Path(tmp) / "model.so")
         model = SharedModel(lib, src.c_name, q.tensors["x"].size, q.tensors[q.outputs[0]].size)
         got = model.run(xq)
@@ -165,7 +165,7 @@ def test_add_arithmetic_every_operand_pair(case: int, tmp_path: Path) -> None:
 
     from edgeq.codegen.env import RUNTIME_DIR
     from edgeq.ir.tensor import DType, QuantParams
-    from edgeq.ops.add import add_params_init
+    from edgeq.ops.add import add_params_init, big_operand
     from edgeq.toolchain.host import STRICT_FLAGS, host_cc
 
     s1, z1, s2, z2, so, zo, act = ADD_SCALES[case]
@@ -180,6 +180,7 @@ def test_add_arithmetic_every_operand_pair(case: int, tmp_path: Path) -> None:
     exe = tmp_path / "add_pairs"
     subprocess.run([host_cc(), *STRICT_FLAGS, "-O2", f"-I{RUNTIME_DIR}", str(Path(__file__).parent / "c" / "add_pairs.c"),
                     "-o", str(exe)], check=True)
-    fields = add_params_init(op, k).strip("{} ").split(", ")
-    got = np.frombuffer(subprocess.run([str(exe), *fields], check=True, capture_output=True).stdout, np.int8)
+    fields = add_params_init(k).strip("{} ").split(", ")
+    run = subprocess.run([str(exe), str(big_operand(k)), *fields], check=True, capture_output=True)
+    got = np.frombuffer(run.stdout, np.int8)
     np.testing.assert_array_equal(got, expected)
