@@ -87,7 +87,7 @@ def write_build(loaded: LoadedModel, float_graph: Graph | None, quantized: Graph
                 calibration_samples: int) -> BuildDir:
     from edgeq.toolchain.firmware import build_firmware
 
-    quantized = fuse_conv_add(quantized, board.features)  # for this board's kernels; bytes unchanged
+    quantized = fuse_conv_add(quantized)  # residual ADDs into their convs: the same bytes, less RAM
     with staged_output(options.out, options.force) as stage:
         src = generate(quantized, stage / "src", model_sha256=loaded.sha256, target_features=board.features)
         artifact = build_firmware(stage / "src", board, stage / "bin", opt=options.opt)

@@ -30,8 +30,8 @@ class ConvAddKernel:
 class Conv2DAdd(Op):
     kind = "conv2d_add"
     num_activation_inputs = 2
-    conv: Conv2D = Conv2D()
-    add: Add = Add()
+    conv: Conv2D
+    add: Add
     #: which operand of the ADD (0 or 1) the conv's output was; the skip is the other
     conv_operand: int = 0
 
@@ -68,13 +68,12 @@ class Conv2DAdd(Op):
         """The conv's kernel context plus the ADD epilogue (a separate instantiation of the
         shared kernel: `fused_add`)."""
         ctx = self.conv.kernel_context(self.conv_view(node), graph, features)
-        if ctx.get("variant") not in ("dsp", "portable"):
-            raise ValueError(f"the {ctx.get('variant')} conv kernel has no ADD epilogue")
         ctx["fused_add"] = True
         ctx["k"] = node.kernel.conv  # the conv's constants for its requantization
         ctx["add_init"] = add_params_init(node.kernel.add)
         ctx["conv_big"] = int(big_operand(node.kernel.add) == self.conv_operand)
-        ctx["row_offset"] = ctx["scratch_bytes"]  # a pair of pixels' conv outputs after the conv's scratch
-        ctx["scratch_bytes"] += 2 * ctx["out_c"]
+        # a pair of pixels' conv outputs (one pixel's on mve) after the conv's scratch
+        ctx["row_offset"] = ctx.get("scratch_bytes", 0)
+        ctx["scratch_bytes"] = ctx["row_offset"] + 2 * ctx["out_c"]
         ctx["shared"] = {**ctx["shared"], "fused_add": True}
         return ctx

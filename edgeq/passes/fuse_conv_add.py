@@ -8,8 +8,8 @@ computed) is the skip. The conv's int8 output tensor disappears; the fused layer
 ADD in its store (and the planner may write its output over the skip). The int8 reference of the
 fused layer is the composition of the two, so the graph's bytes do not change.
 
-Only for convs whose kernel variant has the ADD epilogue: on cores with the Helium (mve) kernels
-the layers whose conv takes the mve kernel stay unfused (selected by the cpu features).
+Every conv kernel variant (dsp, portable, mve) has the ADD epilogue, so the pass is the same for
+every target.
 """
 
 from __future__ import annotations
@@ -19,37 +19,33 @@ import copy
 from edgeq.ir.graph import Graph, Node
 from edgeq.ir.tensor import DType
 from edgeq.ops.add import LEFT_SHIFT, Add, AddKernel
-from edgeq.ops.conv2d import Conv2D, takes_mve
+from edgeq.ops.conv2d import Conv2D
 from edgeq.ops.conv2d_add import Conv2DAdd, ConvAddKernel
 
 
-def _fusable_conv(graph: Graph, tensor: str, add: Node, features: tuple[str, ...]) -> Node | None:
+def _fusable_conv(graph: Graph, tensor: str, add: Node) -> Node | None:
     conv = graph.producer(tensor)
     if conv is None or not isinstance(conv.op, Conv2D) or len(conv.outputs) != 1:
         return None
     if tensor in graph.outputs or [n.name for n in graph.consumers(tensor)] != [add.name]:
-        return None
-    if takes_mve(features, conv.kernel):  # the mve kernels have no ADD epilogue
         return None
     if graph.tensors[tensor].dtype != DType.INT8:
         return None
     return conv
 
 
-def fuse_conv_add(graph: Graph, features: tuple[str, ...] | list[str] = ()) -> Graph:
-    """A copy of quantized `graph` with every fusable conv -> ADD pair as one Conv2DAdd layer,
-    for a core with cpu `features`."""
+def fuse_conv_add(graph: Graph) -> Graph:
+    """A copy of quantized `graph` with every fusable conv -> ADD pair as one Conv2DAdd layer."""
     if not graph.is_quantized:
         raise AssertionError("fuse_conv_add() needs a quantized graph")
     g = copy.deepcopy(graph)
-    feats = tuple(features)
     for add in [n for n in g.nodes if isinstance(n.op, Add)]:
         k: AddKernel = add.kernel
         if k.left_shift != LEFT_SHIFT or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
             continue
         index = {n.name: i for i, n in enumerate(g.nodes)}
         candidates = [(index[c.name], operand, c) for operand, t in enumerate(add.inputs)
-                      if (c := _fusable_conv(g, t, add, feats)) is not None]
+                      if (c := _fusable_conv(g, t, add)) is not None]
         if not candidates:
             continue
         _, operand, conv = max(candidates, key=lambda c: c[0])  # the conv that runs last

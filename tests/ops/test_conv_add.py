@@ -1,10 +1,10 @@
 """Conv + residual ADD fused into one layer (edgeq.passes.fuse_conv_add): the generated C of the
 fused graph gives the bytes of the UNFUSED numpy int8 reference, natively (portable kernel) and
-on emulated cores (dsp on the Cortex-M4, portable on the Cortex-M3; the Cortex-M55's mve layers
-stay unfused)."""
+on emulated cores (dsp on the Cortex-M4, portable on the Cortex-M3, mve on the Cortex-M55)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -98,12 +98,6 @@ def test_pass_folds_every_residual_add() -> None:
         assert ("sc" if "shortcut" in case else "b") not in fused.tensors
 
 
-def test_mve_layers_stay_unfused() -> None:
-    _, q, _ = _quantized("skip_stem")
-    assert [n.kind for n in fuse_conv_add(q, ("dsp", "mve")).nodes] == [n.kind for n in q.nodes]
-    assert "conv2d_add" in [n.kind for n in fuse_conv_add(q, ("dsp",)).nodes]
-
-
 def test_conv_with_another_reader_is_not_fused() -> None:
     """A conv whose output has another reader is not folded (its tensor must exist)."""
     rng = np.random.default_rng(7)
@@ -134,7 +128,7 @@ def test_fused_native_c_equals_unfused_reference(case: str) -> None:
 @pytest.mark.qemu
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
-@pytest.mark.parametrize("board_id", ["qemu-cortex-m4", "qemu-cortex-m3"])  # dsp, portable
+@pytest.mark.parametrize("board_id", ["qemu-cortex-m4", "qemu-cortex-m3", "qemu-cortex-m55"])  # dsp, portable, mve
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fused_on_emulated_core_equals_unfused_reference(case: str, board_id: str, tmp_path: Path) -> None:
     graph, q, xq = _quantized(case)
@@ -143,6 +137,8 @@ def test_fused_on_emulated_core_equals_unfused_reference(case: str, board_id: st
     loaded = LoadedModel(graph, "edgeq", "0" * 64, f"fused_{case}")
     bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
     assert "conv2d_add" in (bd.path / "graph.txt").read_text()
+    variant = {"qemu-cortex-m4": "dsp", "qemu-cortex-m3": "portable", "qemu-cortex-m55": "mve"}[board_id]
+    assert re.search(rf"conv2d_{variant}_\w+_add\(&", (bd.path / "src" / "model.c").read_text())
     got = BuiltModel(bd).run(xq, raw=True)
     np.testing.assert_array_equal(got.reshape(len(xq), -1), expected.reshape(len(xq), -1))
 
@@ -178,8 +174,8 @@ def test_add_arithmetic_every_operand_pair(case: int, tmp_path: Path) -> None:
     a, b = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128), indexing="ij")
     expected = op.run_int8([a.astype(np.int8).reshape(-1), b.astype(np.int8).reshape(-1)], k)
     exe = tmp_path / "add_pairs"
-    subprocess.run([host_cc(), *STRICT_FLAGS, "-O2", f"-I{RUNTIME_DIR}", str(Path(__file__).parent / "c" / "add_pairs.c"),
-                    "-o", str(exe)], check=True)
+    harness = Path(__file__).parent / "c" / "add_pairs.c"
+    subprocess.run([host_cc(), *STRICT_FLAGS, "-O2", f"-I{RUNTIME_DIR}", str(harness), "-o", str(exe)], check=True)
     fields = add_params_init(k).strip("{} ").split(", ")
     run = subprocess.run([str(exe), str(big_operand(k)), *fields], check=True, capture_output=True)
     got = np.frombuffer(run.stdout, np.int8)
