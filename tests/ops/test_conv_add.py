@@ -180,3 +180,42 @@ def test_add_arithmetic_every_operand_pair(case: int, tmp_path: Path) -> None:
     run = subprocess.run([str(exe), str(big_operand(k)), *fields], check=True, capture_output=True)
     got = np.frombuffer(run.stdout, np.int8)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_per_layer_tools_name_the_fused_layer(tmp_path: Path) -> None:
+    """validate (per-layer SQNR, per-layer latency, first differing layer) and the report's layer
+    table on a build with a conv+add layer: one row for it, named and typed as conv + add, its
+    SQNR against the float ADD's output (the conv's own tensor no longer exists)."""
+    from edgeq.data import Dataset
+    from edgeq.passes import run_passes
+    from edgeq.report.metrics import sqnr_db
+    from edgeq.validate import validate
+
+    rng = np.random.default_rng(11)
+    graph = run_passes(residual(rng, c=4))
+    calib = rng.normal(size=(16, 7, 7, 3)).astype(np.float32)
+    q = quantize_graph(graph, [calib])
+    board = load_board("native")
+    loaded = LoadedModel(graph, "edgeq", "0" * 64, "fused_tools")
+    bd = write_build(loaded, graph, q, board, BuildOptions(board.id, tmp_path / "build", force=True), len(calib))
+    report = validate(bd, Dataset(rng.normal(size=(6, 7, 7, 3)).astype(np.float32), None, "test"))
+    assert report["validation"]["bit_exact"]
+    layers = report["layers"]
+    fused = [i for i, row in enumerate(layers) if row["op"] == "conv2d_add"]
+    assert len(fused) == 1 and layers[fused[0]]["name"] == "b (Conv2D) + add (Add)"
+    assert "add" not in [row["op"] for row in layers]
+    lat = report["latency"]["layers"]
+    assert len(lat) == len(layers) and lat[fused[0]]["op"] == "conv2d_add"
+    sqnr = {row["index"]: row for row in report["validation"]["layer_sqnr"]}
+    assert sqnr[fused[0]]["op"] == "conv2d_add"
+    # it is the ADD's output that is compared: recompute it
+    from edgeq.interpreter import run_float, run_int8
+
+    _, qgraph = bd.graphs()
+    node = qgraph.nodes[fused[0]]
+    x = rng.normal(size=(3, 7, 7, 3)).astype(np.float32)
+    ft: dict[str, np.ndarray] = {}
+    qt: dict[str, np.ndarray] = {}
+    run_float(graph, [x], trace=ft)
+    run_int8(qgraph, [qgraph.tensors["x"].quant.quantize(x)], trace=qt)
+    assert node.outputs == ["sum"] and sqnr_db(ft["sum"], qgraph.tensors["sum"].quant.dequantize(qt["sum"])) > 10
