@@ -179,7 +179,8 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
     shared_code = "".join(env.get_template(e["template"]).render(name=name, variant=e["variant"], rq=e["rq"],
                                                                       fused_add=e["fused_add"], **e["maxima"])
                           + "\n" for _, e in sorted(shared.items()))
-    uses_dsp = any(e["variant"] == "dsp" for e in shared.values())
+    # DSP intrinsics for every kernel of a core with the DSP extension (the mve cores' ADDs too)
+    uses_dsp = "dsp" in features or any(e["variant"] == "dsp" for e in shared.values())
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     in_region = plan.allocations.get(graph.inputs[0])
     if in_region is None:

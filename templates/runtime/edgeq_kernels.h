@@ -349,23 +349,22 @@ static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
  * (element i is read before it is written). Four at a time on cores with the DSP extension: one
  * SSAT each, then the clamp of the four packed bytes. */
 static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *small, int32_t n,
-                                  const edgeq_add_t *pp)
+                                  const edgeq_add_t *p)
 {
-    const edgeq_add_t p = *pp; /* a local copy: the int8 stores cannot alias it */
     int32_t i = 0;
 #if defined(EDGEQ_USE_DSP)
-    const uint32_t lo4 = edgeq_bytes4(p.lo), hi4 = edgeq_bytes4(p.hi);
+    const uint32_t lo4 = edgeq_bytes4(p->lo), hi4 = edgeq_bytes4(p->hi);
     for (; i + 4 <= n; i += 4) {
         const uint32_t b = edgeq_read32(big + i), s = edgeq_read32(small + i);
-        const uint32_t v = edgeq_pack4(__ssat(edgeq_add_raw((int8_t)b, (int8_t)s, &p), 8),
-                                       __ssat(edgeq_add_raw((int8_t)(b >> 8), (int8_t)(s >> 8), &p), 8),
-                                       __ssat(edgeq_add_raw((int8_t)(b >> 16), (int8_t)(s >> 16), &p), 8),
-                                       __ssat(edgeq_add_raw((int8_t)(b >> 24), (int8_t)(s >> 24), &p), 8));
+        const uint32_t v = edgeq_pack4(__ssat(edgeq_add_raw((int8_t)b, (int8_t)s, p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 8), (int8_t)(s >> 8), p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 16), (int8_t)(s >> 16), p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 24), (int8_t)(s >> 24), p), 8));
         edgeq_write32(out + i, edgeq_clamp4(v, lo4, hi4));
     }
 #endif
     for (; i < n; ++i) {
-        out[i] = edgeq_add_q7(big[i], small[i], &p);
+        out[i] = edgeq_add_q7(big[i], small[i], p);
     }
 }
 
