@@ -1,4 +1,4 @@
-"""Fold a residual ADD into the CONV_2D that feeds it (on a quantized graph, for one target).
+"""Fold a residual ADD into the CONV_2D that feeds it (on a quantized graph).
 
 An ADD one of whose operands is the output of a CONV_2D that has no other reader (and is not a
 graph output) becomes one CONV2D_ADD layer at the ADD's place: inputs [conv input, the other
@@ -27,7 +27,8 @@ def _fusable_conv(graph: Graph, tensor: str, add: Node) -> Node | None:
     conv = graph.producer(tensor)
     if conv is None or not isinstance(conv.op, Conv2D) or len(conv.outputs) != 1:
         return None
-    if tensor in graph.outputs or [n.name for n in graph.consumers(tensor)] != [add.name]:
+    readers = graph.consumers(tensor)
+    if tensor in graph.outputs or len(readers) != 1 or readers[0] is not add:
         return None
     if graph.tensors[tensor].dtype != DType.INT8:
         return None
@@ -43,8 +44,8 @@ def fuse_conv_add(graph: Graph) -> Graph:
         k: AddKernel = add.kernel
         if k.left_shift != LEFT_SHIFT or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
             continue
-        index = {n.name: i for i, n in enumerate(g.nodes)}
-        candidates = [(index[c.name], operand, c) for operand, t in enumerate(add.inputs)
+        index = {id(n): i for i, n in enumerate(g.nodes)}
+        candidates = [(index[id(c)], operand, c) for operand, t in enumerate(add.inputs)
                       if (c := _fusable_conv(g, t, add)) is not None]
         if not candidates:
             continue
@@ -55,8 +56,8 @@ def fuse_conv_add(graph: Graph) -> Graph:
         fused = Node(f"{conv.name}+{add.name}", op, [x, skip, w, b], list(add.outputs),
                      source=f"{conv.source or conv.name} + {add.source or add.name}",
                      kernel=ConvAddKernel(conv.kernel, k))
-        g.nodes[index[add.name]] = fused  # at the ADD's place: the skip is computed by then
-        g.nodes.remove(conv)
+        g.nodes[index[id(add)]] = fused  # at the ADD's place: the skip is computed by then
+        del g.nodes[index[id(conv)]]  # before the ADD
         g._node_names.add(fused.name)
     g.remove_unused_tensors()
     return g
