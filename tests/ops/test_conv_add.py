@@ -63,7 +63,22 @@ def residual(rng, size: int = 7, c: int = 5, shortcut_conv: bool = False, conv_f
     return g
 
 
+def input_skip(rng) -> Graph:
+    """conv(x) + x with x the graph input, the sum the graph output (the fused layer writes the
+    caller's output buffer; the skip is the input region)."""
+    g = Graph("inskip")
+    g.add_tensor(Tensor("x", (1, 6, 5, 3)))
+    g.inputs = ["x"]
+    y = _conv(g, rng, "b", "x", 3, 3, act=NO_ACTIVATION)
+    g.add_tensor(Tensor("sum", g.tensors[y].shape))
+    g.add_node(Node("add", Add(activation=RELU), ["x", y], ["sum"], source="add (Add)"))
+    g.outputs = ["sum"]
+    verify(g)
+    return g
+
+
 CASES = {
+    "input_skip_output": input_skip,
     "skip_stem": lambda r: residual(r, c=7),  # the skip has the conv's shape: no shortcut conv
     "skip_first_operand": lambda r: residual(r, c=7, conv_first=False),
     "shortcut_1x1_s2": lambda r: residual(r, size=8, c=4, shortcut_conv=True, stride=2),  # fused into the 1x1
@@ -78,6 +93,7 @@ def _quantized(case: str) -> tuple[Graph, Graph, np.ndarray]:
     graph = CASES[case](rng)
     shape = graph.tensors["x"].shape
     q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
+    assert [n.kind for n in q.nodes].count("add") == 1
     # 4x the calibration range: many conv values and sums saturate
     samples = rng.normal(size=(4, *shape[1:])).astype(np.float32) * 4
     return graph, q, q.tensors["x"].quant.quantize(samples)
@@ -91,6 +107,8 @@ def test_pass_folds_every_residual_add() -> None:
         assert "add" not in kinds and kinds.count("conv2d_add") == 1, (case, kinds)
         node = next(n for n in fused.nodes if n.kind == "conv2d_add")
         assert " + add (Add)" in node.source
+        if case == "input_skip_output":
+            assert node.inputs[1] == "x" and node.outputs == q.outputs
         if "shortcut" in case:  # the conv that runs last: the 1x1 shortcut, the 3x3 path is the skip
             assert node.source.startswith("sc ") and node.inputs[1] == "b"
         # the composition is the reference: the same bytes, the conv's tensor gone
