@@ -154,7 +154,10 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                 ctx["w" if role == "weights" else "b" if role == "bias" else role] = symbol
             ctx.update(kctx)
         else:
-            ctx.update(node.op.template_context(node, graph))
+            try:
+                ctx.update(node.op.template_context(node, graph))
+            except ValueError as e:  # constants the kernel cannot hold
+                raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
         if node.kind == "reshape":
             ctx["in_place"] = node.outputs[0] in plan.aliases  # the output is the input's buffer
         code = env.get_template(template).render(**ctx)

@@ -237,3 +237,22 @@ def test_per_layer_tools_name_the_fused_layer(tmp_path: Path) -> None:
     run_float(graph, [x], trace=ft)
     run_int8(qgraph, [qgraph.tensors["x"].quant.quantize(x)], trace=qt)
     assert node.outputs == ["sum"] and sqnr_db(ft["sum"], qgraph.tensors["sum"].quant.dequantize(qt["sum"])) > 10
+
+
+def test_add_constants_out_of_the_kernels_range_stop_codegen_with_one_line(tmp_path: Path) -> None:
+    """An output multiplier with no right shift (an output scale below 2^-21 of the inputs') is
+    refused with one line naming the layer, nothing written."""
+    import dataclasses
+
+    from edgeq.errors import UnsupportedError
+
+    g = Graph("addrange")
+    for name in ("a", "y"):
+        g.add_tensor(Tensor(name, (1, 8)))
+    g.add_node(Node("add", Add(), ["a", "a"], ["y"], source="add (Add)"))
+    g.inputs, g.outputs = ["a"], ["y"]
+    q = quantize_graph(g, [np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)])
+    q.nodes[0].kernel = dataclasses.replace(q.nodes[0].kernel, output_shift=0)
+    with pytest.raises(UnsupportedError, match=r"^layer add \(Add\) \(add\): add: multiplier"):
+        generate(q, tmp_path / "src")
+    assert not (tmp_path / "src").exists()
