@@ -20,6 +20,7 @@ from edgeq.frontends.load import LoadedModel, load_model
 from edgeq.ir.dump import dump
 from edgeq.ir.graph import Graph
 from edgeq.passes import run_passes
+from edgeq.passes.fuse_conv_add import fuse_conv_add
 from edgeq.quant.quantize import compute_kernels, quantize_graph
 from edgeq.report.build_report import build_report
 
@@ -86,6 +87,7 @@ def write_build(loaded: LoadedModel, float_graph: Graph | None, quantized: Graph
                 calibration_samples: int) -> BuildDir:
     from edgeq.toolchain.firmware import build_firmware
 
+    quantized = fuse_conv_add(quantized)  # residual ADDs into their convs: the same bytes, less RAM
     with staged_output(options.out, options.force) as stage:
         src = generate(quantized, stage / "src", model_sha256=loaded.sha256, target_features=board.features)
         artifact = build_firmware(stage / "src", board, stage / "bin", opt=options.opt)

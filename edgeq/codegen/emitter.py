@@ -142,9 +142,10 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
             spec = kctx.pop("shared", None)
             if spec is not None:  # one shared kernel per kind, cpu variant and requantization
                 maxima = shared_maxima.setdefault(spec["key"], {})  # buffer sizes: per kind and variant
-                shared.setdefault(f"{spec['key']}_{kctx['rq_kind']}",
+                fused_add = bool(spec.get("fused_add"))  # the instantiation ending in a residual ADD
+                shared.setdefault(f"{spec['key']}_{kctx['rq_kind']}{'_add' if fused_add else ''}",
                                   dict(template=spec["template"], variant=spec["variant"], rq=kctx["rq_kind"],
-                                       maxima=maxima))
+                                       maxima=maxima, fused_add=fused_add))
                 for key, value in spec["max"].items():
                     maxima[key] = max(maxima.get(key, 0), int(value))
             for role, data in kctx.pop("constants", {}).items():
@@ -153,7 +154,10 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                 ctx["w" if role == "weights" else "b" if role == "bias" else role] = symbol
             ctx.update(kctx)
         else:
-            ctx.update(node.op.template_context(node, graph))
+            try:
+                ctx.update(node.op.template_context(node, graph))
+            except ValueError as e:  # constants the kernel cannot hold
+                raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
         if node.kind == "reshape":
             ctx["in_place"] = node.outputs[0] in plan.aliases  # the output is the input's buffer
         code = env.get_template(template).render(**ctx)
@@ -176,9 +180,10 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                               size=data.size, rows=_rows(data), comment="kernel layout"))
 
     shared_code = "".join(env.get_template(e["template"]).render(name=name, variant=e["variant"], rq=e["rq"],
-                                                                      **e["maxima"])
+                                                                      fused_add=e["fused_add"], **e["maxima"])
                           + "\n" for _, e in sorted(shared.items()))
-    uses_dsp = any(e["variant"] == "dsp" for e in shared.values())
+    # DSP intrinsics for every kernel of a core with the DSP extension (the mve cores' ADDs too)
+    uses_dsp = "dsp" in features or any(e["variant"] == "dsp" for e in shared.values())
     inp, outp = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
     in_region = plan.allocations.get(graph.inputs[0])
     if in_region is None:

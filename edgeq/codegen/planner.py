@@ -1,7 +1,9 @@
 """The memory planner: activation tensors' lifetimes to offsets in one static arena.
 
 In-place execution first: a reshape whose input dies there is an alias of its input (no
-copy), and an elementwise add writes into an input of its shape that dies there. A
+copy), an elementwise add writes into an input of its shape that dies there, and a conv that
+ends in a residual ADD (conv2d_add) writes into its skip operand when the skip dies there
+(output element i over skip element i, which the kernel reads just before writing it). A
 convolution or depthwise convolution whose input dies there writes its output over the
 input, shifted so that no output pixel lands on input bytes a later pixel still reads (the
 kernels visit output pixels in order and read a pixel's window before writing it): a 3x3
@@ -127,6 +129,8 @@ def lifetimes(graph: Graph, scratch: dict[int, int] | None = None, keep_input: b
 
 
 INPLACE_ELEMENTWISE = ("add",)
+#: Layers whose kernel reads element i of their input `index` just before writing output element i.
+INPLACE_OPERAND = {"conv2d_add": 1}
 
 
 def in_place_aliases(graph: Graph, spans: dict[str, tuple[int, int]]) -> dict[str, str]:
@@ -142,6 +146,8 @@ def in_place_aliases(graph: Graph, spans: dict[str, tuple[int, int]]) -> dict[st
             candidates = node.inputs[:1]
         elif node.kind in INPLACE_ELEMENTWISE and all(graph.tensors[t].shape == shape for t in node.inputs):
             candidates = list(node.inputs)
+        elif node.kind in INPLACE_OPERAND and graph.tensors[node.inputs[INPLACE_OPERAND[node.kind]]].shape == shape:
+            candidates = [node.inputs[INPLACE_OPERAND[node.kind]]]
         else:
             continue
         for t in candidates:
@@ -160,7 +166,7 @@ STRATEGIES = {
 }
 
 
-OVERLAP_OPS = ("conv2d", "depthwise_conv2d")
+OVERLAP_OPS = ("conv2d", "depthwise_conv2d", "conv2d_add")
 
 
 def overlap_shift(graph: Graph, node) -> int | None:
@@ -171,11 +177,12 @@ def overlap_shift(graph: Graph, node) -> int | None:
 
     if node.kind not in OVERLAP_OPS:
         return None
-    op = node.op
+    op = node.op.conv if node.kind == "conv2d_add" else node.op  # the conv part of a conv2d_add
     if node.kind == "depthwise_conv2d" and op.depth_multiplier != 1:
         return None  # the generic kernel: channels of one pixel interleave reads and writes
     xt, yt = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
-    x, y, w = xt.shape, yt.shape, graph.tensors[node.inputs[1]].shape
+    weights = next(t for t in node.inputs if graph.tensors[t].is_constant)  # conv2d_add: [x, skip, w, b]
+    x, y, w = xt.shape, yt.shape, graph.tensors[weights].shape
     if len(x) != 4 or x[0] != 1 or xt.dtype != yt.dtype:
         return None
     itemsize = xt.nbytes // xt.size
@@ -251,7 +258,7 @@ def overlap_aliases(graph: Graph, spans: dict[str, tuple[int, int]], sizes: dict
         s_max = overlap_shift(graph, node)
         if s_max is None:
             continue
-        step = alignment if node.kind == "conv2d" else _lcm(alignment, graph.tensors[o].shape[-1])
+        step = alignment if node.kind in ("conv2d", "conv2d_add") else _lcm(alignment, graph.tensors[o].shape[-1])
         s_max = s_max // step * step
         r = root[a]
         lo, hi = extent[r]

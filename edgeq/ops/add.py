@@ -65,4 +65,39 @@ class Add(Op):
         return np.clip(y, k.act_min, k.act_max).astype(np.int8)
 
     def template_context(self, node: Node, graph: Graph) -> dict[str, Any]:
-        return dict(size=graph.tensors[node.outputs[0]].size)
+        k = kernel_of(node)
+        return dict(size=graph.tensors[node.outputs[0]].size, add_init=add_params_init(k), big=big_operand(k))
+
+
+def kernel_of(node: Node) -> AddKernel:
+    k: AddKernel = node.kernel
+    return k
+
+
+def big_operand(k: AddKernel) -> int:
+    """The operand (0 or 1) of the larger scale: multiplier 2^30, no shift (its scale over twice
+    itself), whose scaled value is exactly (x + offset) << 19 (edgeq_add_raw's "big")."""
+    for i, (mult, shift) in enumerate([(k.input1_multiplier, k.input1_shift), (k.input2_multiplier, k.input2_shift)]):
+        if mult == 2**30 and shift == 0:
+            return i
+    raise ValueError("add: no operand has the multiplier 2^30 (the kernels need one)")
+
+
+def add_params_init(k: AddKernel) -> str:
+    """The C initializer of the layer's edgeq_add_t (templates/runtime/edgeq_kernels.h): the
+    operand big_operand(k) first. Raises ValueError for constants edgeq_add_q7 does not take."""
+    if k.left_shift != LEFT_SHIFT:
+        raise ValueError(f"add: left shift {k.left_shift} (the kernels take {LEFT_SHIFT})")
+    operands = [(k.input1_offset, k.input1_multiplier, k.input1_shift),
+                (k.input2_offset, k.input2_multiplier, k.input2_shift)]
+    big = big_operand(k)
+    offset, mult, shift = operands[1 - big]
+    if shift == 0 and mult == 2**30:  # equal scales: the same value with a right shift of 1
+        mult, shift = 2**31 - 1, -1
+    mo, so = k.output_multiplier, k.output_shift
+    for m, sh in ((mult, shift), (mo, so)):
+        if not (0 <= m < 2**31 and -31 <= sh <= -1):
+            raise ValueError(f"add: multiplier {m} with shift {sh} out of the kernels' range")
+    values = [operands[big][0] * 2**20, offset * 2**21, mult, 1 << (-shift - 1), -shift,
+              mo, 1 << (-so - 1), -so, k.output_offset, k.act_min, k.act_max]
+    return "{ " + ", ".join(str(int(v)) for v in values) + " }"

@@ -180,6 +180,50 @@ static inline int8_t edgeq_rq(int32_t kind, int32_t acc, int32_t multiplier, int
     return edgeq_requant(acc, multiplier, shift, offset, lo, hi);
 }
 
+/* TFLite's int8 ADD (20-bit left shift), bit for bit, for the standalone ADD and the convolutions
+ * that end in a residual ADD (one place for both). TFLite scales each operand: x' = (x + offset)
+ * << 20, h = SRDHM(x', m) = (x' * m + 2^30) >> 31 (|x + offset| <= 255 keeps x' far from
+ * INT32_MIN), then h / 2^right rounded half away from zero; then the sum the same way through the
+ * output multiplier. The operand of the larger scale ("big") has m = 2^30 and no shift (its
+ * scale over twice itself): its value is exactly (x + offset) << 19. For the other ("small"),
+ * t = x << 21 + (offset << 21) gives h = (t * m + 2^31) >> 32 (SMMULR), and with right >= 1 the
+ * rounding is (h + half - (h < 0)) >> right, half = 2^(right-1): h + half is one SMMLAR, and h < 0
+ * exactly when t < 0 (or h is 0, where both give 0). The output stage takes t = 2 * sum
+ * (|t| < 2^30). edgeq/ops/add.py checks every right shift is in [1, 31] and holds a small
+ * operand of multiplier 2^30 and no shift (equal scales) as (2^31 - 1, right 1): the same value
+ * for |x + offset| <= 255. */
+typedef struct {
+    int32_t big_offset; /* -zero point << 20 of the operand of the larger scale */
+    int32_t small_offset, small_mult, small_half, small_right; /* -zero point << 21, multiplier, rounding */
+    int32_t out_mult, out_half, out_right, out_offset, lo, hi;
+} edgeq_add_t;
+
+/* c + (a * b + 2^31) >> 32: SMMLAR on cores with the DSP extension. */
+static inline int32_t edgeq_mulhr_acc(int32_t a, int32_t b, int32_t c)
+{
+#if defined(EDGEQ_USE_DSP)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return c + (int32_t)(((int64_t)a * (int64_t)b + (INT64_C(1) << 31)) >> 32);
+#endif
+}
+
+/* The ADD's output before the clamp. */
+static inline int32_t edgeq_add_raw(int32_t big, int32_t small, const edgeq_add_t *p)
+{
+    const int32_t ts = (int32_t)((uint32_t)small << 21) + p->small_offset;
+    const int32_t fs = (edgeq_mulhr_acc(ts, p->small_mult, p->small_half) + (ts >> 31)) >> p->small_right;
+    const int32_t t = (int32_t)((uint32_t)big << 20) + p->big_offset + fs * 2; /* twice the sum */
+    return ((edgeq_mulhr_acc(t, p->out_mult, p->out_half) + (t >> 31)) >> p->out_right) + p->out_offset;
+}
+
+static inline int8_t edgeq_add_q7(int32_t big, int32_t small, const edgeq_add_t *p)
+{
+    return (int8_t)edgeq_clamp(edgeq_add_raw(big, small, p), p->lo, p->hi);
+}
+
 /* CONV_2D (shared kernel): geometry, the window's interior, weights in the kernel's order and
  * bias + input_offset * sum(weights). */
 typedef struct {
@@ -337,5 +381,28 @@ static inline uint32_t edgeq_pack_hi16(uint32_t a, uint32_t b)
     return r;
 }
 #endif
+
+/* out[i] = ADD(big[i], small[i]) (edgeq_add_q7) for n elements; out may be big or small itself
+ * (element i is read before it is written). Four at a time on cores with the DSP extension: one
+ * SSAT each, then the clamp of the four packed bytes. */
+static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *small, int32_t n,
+                                  const edgeq_add_t *p)
+{
+    int32_t i = 0;
+#if defined(EDGEQ_USE_DSP)
+    const uint32_t lo4 = edgeq_bytes4(p->lo), hi4 = edgeq_bytes4(p->hi);
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t b = edgeq_read32(big + i), s = edgeq_read32(small + i);
+        const uint32_t v = edgeq_pack4(__ssat(edgeq_add_raw((int8_t)b, (int8_t)s, p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 8), (int8_t)(s >> 8), p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 16), (int8_t)(s >> 16), p), 8),
+                                       __ssat(edgeq_add_raw((int8_t)(b >> 24), (int8_t)(s >> 24), p), 8));
+        edgeq_write32(out + i, edgeq_clamp4(v, lo4, hi4));
+    }
+#endif
+    for (; i < n; ++i) {
+        out[i] = edgeq_add_q7(big[i], small[i], p);
+    }
+}
 
 #endif /* EDGEQ_KERNELS_H */

@@ -10,10 +10,13 @@ from edgeq.ir import Graph, Tensor
 from edgeq.ir.graph import Node
 from edgeq.ir.tensor import DType
 from edgeq.ops import Add, Concat, Conv2D, Reshape
+from edgeq.ops.conv2d_add import Conv2DAdd
 
 
-def _random_dag(seed: int) -> Graph:
-    """A chain with random skip connections (adds and concats) and random channel counts."""
+def _random_dag(seed: int, fused: bool = False) -> Graph:
+    """A chain with random skip connections (adds and concats) and random channel counts; with
+    `fused`, also 3x3 convs ending in a residual ADD of an earlier tensor (conv2d_add: the output
+    may go over the skip, and the conv's input may take the shifted in-place rule)."""
     rng = np.random.default_rng(seed)
     g = Graph(f"dag{seed}")
     g.add_tensor(Tensor("x", (1, 8, 8, 4)))
@@ -22,8 +25,16 @@ def _random_dag(seed: int) -> Graph:
     for i in range(int(rng.integers(4, 14))):
         src = live[-1]
         c = g.tensors[src].shape[3]
-        kind = rng.choice(["conv", "add", "concat"]) if len(live) > 1 else "conv"
-        if kind == "conv":
+        kind = rng.choice(["conv", "add", "concat"] + ["convadd"] * fused) if len(live) > 1 else "conv"
+        if kind == "convadd":
+            other = str(rng.choice(live[:-1]))
+            cout = g.tensors[other].shape[3]
+            w = g.add_constant(f"w{i}", rng.normal(size=(cout, 3, 3, c)))
+            b = g.add_constant(f"b{i}", np.zeros(cout))
+            g.add_tensor(Tensor(f"t{i}", (1, 8, 8, cout)))
+            op = Conv2DAdd(conv=Conv2D(padding=(1, 1, 1, 1)), add=Add())
+            g.add_node(Node(f"n{i}", op, [src, other, w, b], [f"t{i}"]))
+        elif kind == "conv":
             cout = int(rng.integers(1, 9))
             w = g.add_constant(f"w{i}", rng.normal(size=(cout, 1, 1, c)))
             b = g.add_constant(f"b{i}", np.zeros(cout))
@@ -45,10 +56,12 @@ def _random_dag(seed: int) -> Graph:
     return g
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("seed", range(40))
-def test_no_overlap_between_live_tensors(seed: int) -> None:
-    """Activations, the graph input and (odd seeds) random kernel scratch regions."""
-    g = _random_dag(seed)
+def test_no_overlap_between_live_tensors(seed: int, fused: bool) -> None:
+    """Activations, the graph input and (odd seeds) random kernel scratch regions; with `fused`,
+    conv2d_add layers too."""
+    g = _random_dag(seed, fused)
     rng = np.random.default_rng(1000 + seed)
     scratch = {i: int(rng.choice([0, 16, 100, 700, 3000])) for i in range(len(g.nodes))} if seed % 2 else {}
     idle = 129 if seed % 3 == 0 else 0  # the firmware's command line, between inferences
@@ -124,6 +137,45 @@ def test_add_writes_into_its_dead_input() -> None:
     assert plan.aliases["s"] == "c0"
     assert plan.allocations["s"].offset == plan.allocations["c0"].offset
     assert plan.arena_bytes == 2 * 128 * 4 < plan_memory(g, in_place=False).arena_bytes
+
+
+def _residual(skip_read_later: bool) -> Graph:
+    """x -> c0 (1x1) -> c1 (3x3) + c0 (conv2d_add) -> y, c0 read again after it with
+    `skip_read_later`."""
+    g = Graph("convadd")
+    g.add_tensor(Tensor("x", (1, 6, 6, 8), DType.INT8))
+    g.inputs = ["x"]
+    w0, b0 = g.add_constant("w0", np.ones((8, 1, 1, 8)), DType.INT8), g.add_constant("b0", np.zeros(8), DType.INT32)
+    w1, b1 = g.add_constant("w1", np.ones((8, 3, 3, 8)), DType.INT8), g.add_constant("b1", np.zeros(8), DType.INT32)
+    for t in ("c0", "c1", "s", "s2"):
+        g.add_tensor(Tensor(t, (1, 6, 6, 8), DType.INT8))
+    g.add_node(Node("conv0", Conv2D(), ["x", w0, b0], ["c0"]))
+    g.add_node(Node("conv1", Conv2D(padding=(1, 1, 1, 1)), ["c0", w0, b0], ["c1"]))
+    g.add_node(Node("fused", Conv2DAdd(conv=Conv2D(padding=(1, 1, 1, 1)), add=Add()), ["c1", "c0", w1, b1], ["s"]))
+    last = "s"
+    if skip_read_later:
+        g.add_node(Node("add", Add(), ["s", "c0"], ["s2"]))
+        last = "s2"
+    g.add_tensor(Tensor("y", (1, 288), DType.INT8))
+    g.add_node(Node("flat", Reshape(shape=(1, 288)), [last], ["y"]))
+    g.outputs = ["y"]
+    return g
+
+
+def test_conv_add_writes_over_its_dying_skip() -> None:
+    plan = plan_memory(_residual(False))
+    assert plan.aliases["s"] == "c0" and "s" not in plan.shifts
+    assert plan.allocations["s"].offset == plan.allocations["c0"].offset  # out[i] over skip[i]
+    # the conv's input c1 is live with both and overlaps neither
+    c1 = plan.allocations["c1"]
+    assert not c1.overlaps_in_space(plan.allocations["s"]) and not c1.overlaps_in_space(plan.allocations["c0"])
+    assert plan.arena_bytes < plan_memory(_residual(False), in_place=False).arena_bytes
+
+
+def test_conv_add_keeps_a_skip_read_later() -> None:
+    plan = plan_memory(_residual(True))
+    assert plan.aliases.get("s") != "c0"
+    assert not plan.allocations["s"].overlaps_in_space(plan.allocations["c0"])
 
 
 @pytest.mark.parametrize("seed", range(10))
