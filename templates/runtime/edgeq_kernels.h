@@ -301,4 +301,62 @@ static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
 }
 #endif
 
+#if defined(EDGEQ_USE_DSP)
+/* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs.
+ * x: the pixels' inputs as int16 interleaved by pairs ([k/2][pixel][2]); *wp: both channels'
+ * weights by groups of 4 ([k/4][2][4], each 4 as w0 w2 w1 w3), advanced past the pair's rows.
+ * Two groups per step, an odd group count entering at the second one; one register counter
+ * (15 instructions per 16 multiply-accumulates, 2 per step for the loop). */
+static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int32_t groups, int32_t *a00,
+                                       int32_t *a01, int32_t *a10, int32_t *a11)
+{
+    int32_t n = groups;
+    int32_t wa, wb, x0, x1, t;
+    const int8_t *w = *wp;
+    __asm__(
+        "lsrs %[n], %[n], #1\n\t" /* C: an odd group */
+        "adc %[n], %[n], #0\n\t"
+        "bcs 2f\n"
+        "1:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "2:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n"
+        : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(w),
+          [n] "+r"(n), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "=&r"(t)
+        :
+        : "cc", "memory");
+    *wp = w;
+}
+#endif
+
 #endif /* EDGEQ_KERNELS_H */
