@@ -284,10 +284,11 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
         layout = f"[{oc_pad}][{k_pad}], zero padded"
     bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
     variant = "dsp" if dsp else "portable"
-    tmp = k_pad if not dsp or ic % 4 else 0  # the generic im2col's contiguous window (int16)
+    # the generic im2col's contiguous window: k_pad int8 (dsp, any in_c not a multiple of 4) or int16
+    tmp = 0 if dsp and ic % 4 == 0 else k_pad if dsp else 2 * k_pad
     ctx.update(variant=variant, depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0), layout=layout,
-               template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + 2 * tmp,
+               template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + tmp,
                shared={"key": f"conv2d_{variant}", "template": "ops/shared/conv2d.c.j2", "variant": variant,
                        "max": {"cols_max": k_pad, "tmp_max": max(tmp, 2)}},
                **window_interior(op, node, graph, kh, kw),

@@ -357,6 +357,17 @@ static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int3
         : "cc", "memory");
     *wp = w;
 }
+
+/* Four int8 (a word, in order x0..x3) as the int16 pairs (x0, x1) and (x2, x3): SXTB16 of the
+ * word and of it rotated by 8, then one PKHBT / PKHTB each (four instructions). */
+static inline void edgeq_q7x4_pairs(uint32_t v, int32_t *x01, int32_t *x23)
+{
+    int32_t even, odd;
+    __asm__("sxtb16 %0, %1" : "=r"(even) : "r"(v));
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(odd) : "r"(v));
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(*x01) : "r"(even), "r"(odd));
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(*x23) : "r"(odd), "r"(even));
+}
 #endif
 
 #endif /* EDGEQ_KERNELS_H */
