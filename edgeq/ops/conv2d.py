@@ -284,8 +284,9 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
         layout = f"[{oc_pad}][{k_pad}], zero padded"
     bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
     variant = "dsp" if dsp else "portable"
-    # the generic im2col's contiguous window: k_pad int8 (dsp, any in_c not a multiple of 4) or int16
-    tmp = 0 if dsp and ic % 4 == 0 else k_pad if dsp else 2 * k_pad
+    # the gathered window (k_pad int8 after the interleaved pair); dsp converts channels by whole
+    # words (a multiple of 4) straight into the pair
+    tmp = 0 if dsp and ic % 4 == 0 else k_pad
     ctx.update(variant=variant, depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0), layout=layout,
                template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + tmp,
