@@ -297,6 +297,8 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
     if dsp:
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
+        if ctx["rq_kind"] == "small":  # 2m - 2^32: one SMMLAR gives (2 acc m + 2^31) >> 32
+            ctx["mult"] = [2 * m - 2**32 for m in ctx["mult"]]
     return ctx
 
 

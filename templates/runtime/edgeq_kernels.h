@@ -153,6 +153,7 @@ static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shif
 #define EDGEQ_RQ_RIGHT 1
 #define EDGEQ_RQ_SMALL 2
 #define EDGEQ_RQ_BIAS64 3
+#define EDGEQ_RQ_SMALL_M2 4 /* EDGEQ_RQ_SMALL with each multiplier m stored as 2m - 2^32 (dsp only) */
 typedef struct {
     const int32_t *mult;
     const int8_t *shift;
@@ -246,6 +247,11 @@ static inline int32_t edgeq_rq_sat(int32_t kind, int32_t acc, int32_t multiplier
     if (kind == EDGEQ_RQ_SMALL) {
         int32_t high;
         __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(multiplier));
+        return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
+    }
+    if (kind == EDGEQ_RQ_SMALL_M2) { /* multiplier 2m - 2^32: acc * it + acc * 2^32 = 2 acc m */
+        int32_t high;
+        __asm__("smmlar %0, %1, %2, %1" : "=r"(high) : "r"(acc), "r"(multiplier));
         return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
     }
     if (kind == EDGEQ_RQ_RIGHT) {
