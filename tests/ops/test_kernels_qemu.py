@@ -53,6 +53,17 @@ CASES = {
     "conv1x1_c6_s2": lambda r: _conv(r, (1, 6, 6, 6), 4, 1, stride=2),
     "conv1x1_c8_s2_odd": lambda r: _conv(r, (1, 5, 5, 8), 5, 1, stride=2),  # 9 pixels, 5 channels
     "conv1x1_c4_pad": lambda r: _conv(r, (1, 4, 3, 4), 6, 1, pad=(1, 0, 0, 1)),  # 1x1 with padding: im2col
+    # few input channels: windows gathered as bytes (rows by words) or converted in place (1x1, 4k channels)
+    "conv1x1_c1_odd": lambda r: _conv(r, (1, 5, 3, 1), 3, 1),  # 15 pixels
+    "conv3x3_c1_s2_pad": lambda r: _conv(r, (1, 9, 7, 1), 4, 3, stride=2, pad=(1, 1, 1, 1)),
+    "conv3x3_c2_pad": lambda r: _conv(r, (1, 5, 6, 2), 5, 3, pad=(1, 1, 1, 1)),
+    "conv2x2_c2_pad": lambda r: _conv(r, (1, 5, 5, 2), 3, 2, pad=(0, 1, 0, 1)),  # 4-byte rows, 2 channels
+    "conv1x1_c3": lambda r: _conv(r, (1, 4, 5, 3), 6, 1),
+    "conv3x3_c3_s2_pad": lambda r: _conv(r, (1, 11, 11, 3), 8, 3, stride=2, pad=(0, 1, 0, 1)),  # as VWW's first
+    "conv1x1_c5_s2_odd": lambda r: _conv(r, (1, 5, 5, 5), 4, 1, stride=2),  # 9 pixels
+    "conv3x3_c5_pad": lambda r: _conv(r, (1, 6, 7, 5), 4, 3, pad=(1, 1, 1, 1)),
+    "conv1x1_c8_odd": lambda r: _conv(r, (1, 7, 5, 8), 6, 1),  # 35 pixels
+    "conv3x3_c8_pad_odd": lambda r: _conv(r, (1, 5, 3, 8), 4, 3, pad=(1, 1, 1, 1)),  # 15 pixels
     "dw3x3_c8": lambda r: _dw(r, (1, 7, 6, 8), 3, pad=(1, 1, 1, 1)),
     "dw3x3_c12_s2": lambda r: _dw(r, (1, 9, 9, 12), 3, stride=2, pad=(0, 1, 0, 1)),
     "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
