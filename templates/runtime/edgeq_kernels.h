@@ -311,8 +311,9 @@ static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
 /* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs.
  * x: the pixels' inputs as int16 interleaved by pairs ([k/2][pixel][2]); *wp: both channels'
  * weights by groups of 4 ([k/4][2][4], each 4 as w0 w2 w1 w3), advanced past the pair's rows.
- * Two groups per step, an odd group count entering at the second one; one register counter
- * (15 instructions per 16 multiply-accumulates, 2 per step for the loop). */
+ * Four groups per step (15 instructions per 16 multiply-accumulates, 2 per step for the loop,
+ * one register counter); a group count not a multiple of 4 enters the first step part way
+ * through (TBB on groups % 4). */
 static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int32_t groups, int32_t *a00,
                                        int32_t *a01, int32_t *a10, int32_t *a11)
 {
@@ -320,9 +321,12 @@ static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int3
     int32_t wa, wb, x0, x1, t;
     const int8_t *w = *wp;
     __asm__(
-        "lsrs %[n], %[n], #1\n\t" /* C: an odd group */
-        "adc %[n], %[n], #0\n\t"
-        "bcs 2f\n"
+        "and %[t], %[n], #3\n\t"
+        "adds %[n], %[n], #3\n\t"
+        "lsrs %[n], %[n], #2\n\t"
+        "tbb [pc, %[t]]\n"
+        "0:\n\t"
+        ".byte (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
         "1:\n\t"
         "ldrd %[wa], %[wb], [%[w]], #8\n\t"
         "ldrd %[x0], %[x1], [%[x]], #8\n\t"
@@ -354,7 +358,39 @@ static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int3
         "smlad %[a01], %[x1], %[t], %[a01]\n\t"
         "sxtb16 %[t], %[wb], ror #8\n\t"
         "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "3:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
         "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "4:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n"
         : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(w),
