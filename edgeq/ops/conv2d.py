@@ -265,6 +265,28 @@ def _dsp_steps(groups: int) -> list[dict[str, int]]:
     return [s for s in steps if s["count"]]
 
 
+def dsp_wide_requant(rq: dict[str, Any], bias: list[int], w_rows: np.ndarray, n: int) -> dict[str, Any] | None:
+    """The right-shift-only requantization of a dsp conv layer in the short form the kernel's
+    edgeq_rq_sat(EDGEQ_RQ_WIDE_M2) computes, or None where it does not apply. high is
+    (acc * m + 2^30) >> 31 (one SMMLAR on m stored as 2m - 2^32, exact for any accumulator)
+    and round(high / 2^r) half away from zero is ((high - (high < 0)) >> (r - 1)) + 1) >> 1,
+    exact for every right shift r in [1, 31] (no saturation, no k constants). A channel with
+    multiplier 0 (output: the offset) takes m = 2^30 and r = 31: |high| stays below 2^30, so the
+    rounding gives 0, for |acc| <= 2^31 - 3 (its bound |bias| + 128 * sum|w| is checked)."""
+    mult, right = list(rq["mult"][:n]), list(rq["shift"][:n])  # right-only: the shifts are -shift
+    l1 = np.abs(w_rows.astype(np.int64)).sum(axis=1)
+    for c in range(n):
+        if mult[c] == 0 and abs(int(bias[c])) + 128 * int(l1[c]) <= 2**31 - 3:
+            mult[c], right[c] = 2**30, 31
+        elif not (2**30 <= mult[c] < 2**31 and 1 <= right[c] <= 31):
+            return None
+    rows = len(rq["mult"])
+    mult += [mult[-1]] * (rows - n)
+    right += [right[-1]] * (rows - n)
+    return dict(rq, mult=[2 * m - 2**32 for m in mult], shift=[r - 1 for r in right], per_tensor=False, rq_k=[],
+                rq_kind="wide")
+
+
 def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
     if takes_mve(features, node.kernel):
         return _conv_mve_context(op, node, graph)
@@ -299,6 +321,8 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
         if ctx["rq_kind"] == "small":  # 2m - 2^32: one SMMLAR gives (2 acc m + 2^31) >> 32
             ctx["mult"] = [2 * m - 2**32 for m in ctx["mult"]]
+        elif ctx["rq_kind"] == "right":
+            ctx.update(dsp_wide_requant(ctx, bias, w.reshape(oc, -1), oc) or {})
     return ctx
 
 

@@ -137,3 +137,36 @@ def test_bias64_requantization(case: str, board_id: str, tmp_path: Path) -> None
         assert "_bias64(" in src
     got = BuiltModel(bd).run(xq, raw=True)
     np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
+
+
+@pytest.mark.parametrize("pointwise", [False, True])
+def test_conv_wide_right_shifts_on_cortex_m4(pointwise: bool, tmp_path: Path) -> None:
+    """A conv layer the short requantization refuses (right shifts up to 31, a channel with
+    multiplier 0) takes the dsp kernel's "wide" one (SMMLAR, rounding in two halvings), byte for
+    byte; accumulators near their bound (large biases) included."""
+    rng = np.random.default_rng(7 + pointwise)
+    k, shape = (1, (1, 5, 7, 16)) if pointwise else (3, (1, 6, 5, 8))
+    w = rng.normal(size=(6, k, k, shape[3]))
+    w[1] *= 1e-7  # multiplier far below one: right shift beyond 23
+    w[4] *= 1e-4
+    b = rng.normal(size=6) * 3
+    graph = one_op_graph(Conv2D(padding=(0, 0, 0, 0) if pointwise else (1, 1, 1, 1), activation=Activation()),
+                         [shape], [w, b])
+    q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
+    node = q.nodes[0]
+    mult, shifts = node.kernel.multipliers.copy(), node.kernel.shifts.copy()
+    mult[2], shifts[2] = 0, 0  # a dead channel: its output is the offset
+    shifts[5] = -31
+    node.kernel = dataclasses.replace(node.kernel, multipliers=mult, shifts=shifts)
+    assert node.op.kernel_context(node, q, ("dsp",))["rq_kind"] == "wide"
+    samples = rng.normal(size=(4, *shape[1:])).astype(np.float32) * 3
+    xq = q.tensors[q.inputs[0]].quant.quantize(samples)
+    xq[0] = 127  # the largest accumulators of both signs
+    xq[1] = -128
+    expected = run_int8(q, [xq])[0]
+    board = load_board("qemu-cortex-m4")
+    loaded = LoadedModel(graph, "edgeq", "0" * 64, f"opcheck_wide_{int(pointwise)}")
+    bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
+    assert "_conv2d_dsp_wide(" in (bd.path / "src" / "model.c").read_text()
+    got = BuiltModel(bd).run(xq, raw=True)
+    np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
