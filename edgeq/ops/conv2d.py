@@ -269,8 +269,10 @@ def dsp_wide_requant(rq: dict[str, Any], bias: list[int], w_rows: np.ndarray, n:
     """The right-shift-only requantization of a dsp conv layer in the short form the kernel's
     edgeq_rq_sat(EDGEQ_RQ_WIDE_M2) computes, or None where it does not apply. high is
     (acc * m + 2^30) >> 31 (one SMMLAR on m stored as 2m - 2^32, exact for any accumulator)
-    and round(high / 2^r) half away from zero is ((high - (high < 0)) >> (r - 1)) + 1) >> 1,
-    exact for every right shift r in [1, 31] (no saturation, no k constants). A channel with
+    and round(high / 2^r) half away from zero plus the offset is
+    ((high - (high < 0)) >> (r - 1)) + 2 offset + 1) >> 1 (the last halving in the SSAT), exact
+    for every right shift r in [1, 31]: five instructions an output like edgeq_requant_k, with no
+    accumulator bound and no per-channel k array. A channel with
     multiplier 0 (output: the offset) takes m = 2^30 and r = 31: |high| stays below 2^30, so the
     rounding gives 0, for |acc| <= 2^31 - 3 (its bound |bias| + 128 * sum|w| is checked)."""
     mult, right = list(rq["mult"][:n]), list(rq["shift"][:n])  # right-only: the shifts are -shift
@@ -319,9 +321,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
     if dsp:
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
-        if ctx["rq_kind"] == "small":  # 2m - 2^32: one SMMLAR gives (2 acc m + 2^31) >> 32
-            ctx["mult"] = [2 * m - 2**32 for m in ctx["mult"]]
-        elif ctx["rq_kind"] == "right":
+        if ctx["rq_kind"] in ("small", "right"):  # as cheap as "small", wider, no k array
             ctx.update(dsp_wide_requant(ctx, bias, w.reshape(oc, -1), oc) or {})
     return ctx
 

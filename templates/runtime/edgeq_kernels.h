@@ -153,8 +153,8 @@ static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shif
 #define EDGEQ_RQ_RIGHT 1
 #define EDGEQ_RQ_SMALL 2
 #define EDGEQ_RQ_BIAS64 3
-#define EDGEQ_RQ_SMALL_M2 4 /* EDGEQ_RQ_SMALL with each multiplier m stored as 2m - 2^32 (dsp only) */
-#define EDGEQ_RQ_WIDE_M2 5  /* EDGEQ_RQ_RIGHT, m stored as 2m - 2^32 and the right shift r as r - 1 (dsp only) */
+#define EDGEQ_RQ_WIDE_M2 4 /* EDGEQ_RQ_RIGHT, m stored as 2m - 2^32, the right shift r as r - 1 and
+                            * k = 2 offset + 1 (dsp conv only) */
 typedef struct {
     const int32_t *mult;
     const int8_t *shift;
@@ -250,15 +250,12 @@ static inline int32_t edgeq_rq_sat(int32_t kind, int32_t acc, int32_t multiplier
         __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(multiplier));
         return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
     }
-    if (kind == EDGEQ_RQ_SMALL_M2) { /* multiplier 2m - 2^32: acc * it + acc * 2^32 = 2 acc m */
-        int32_t high;
+    if (kind == EDGEQ_RQ_WIDE_M2) { /* multiplier 2m - 2^32: acc * it + acc * 2^32 = 2 acc m */
+        int32_t high, y;              /* shift r - 1, k = 2 offset + 1: round half away by 2^r in two halvings */
         __asm__("smmlar %0, %1, %2, %1" : "=r"(high) : "r"(acc), "r"(multiplier));
-        return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
-    }
-    if (kind == EDGEQ_RQ_WIDE_M2) { /* shift r - 1, r in [1, 31]: round half away by 2^r in two halvings */
-        int32_t high;
-        __asm__("smmlar %0, %1, %2, %1" : "=r"(high) : "r"(acc), "r"(multiplier));
-        return __ssat((((high + (high >> 31)) >> shift) + 2 * offset + 1) >> 1, 8);
+        __asm__("ssat %0, #8, %1, asr #1" : "=r"(y) : "r"(((high + (high >> 31)) >> shift) + k));
+        (void)offset;
+        return y;
     }
     if (kind == EDGEQ_RQ_RIGHT) {
         return __ssat(edgeq_mbqm_right(acc, multiplier, shift) + offset, 8);
