@@ -272,15 +272,17 @@ def dsp_wide_requant(rq: dict[str, Any], bias: list[int], w_rows: np.ndarray, n:
     and round(high / 2^r) half away from zero plus the offset is
     ((high - (high < 0)) >> (r - 1)) + 2 offset + 1) >> 1 (the last halving in the SSAT), exact
     for every right shift r in [1, 31]: five instructions an output like edgeq_requant_k, with no
-    accumulator bound and no per-channel k array. A channel with
+    per-channel k array. Where r is 1 nothing halves high before the addition: the channel's
+    accumulator bound |bias| + 128 * sum|w| must stay below 2^31 - 512. A channel with
     multiplier 0 (output: the offset) takes m = 2^30 and r = 31: |high| stays below 2^30, so the
-    rounding gives 0, for |acc| <= 2^31 - 3 (its bound |bias| + 128 * sum|w| is checked)."""
+    rounding gives 0, for a bound up to 2^31 - 3."""
     mult, right = list(rq["mult"][:n]), list(rq["shift"][:n])  # right-only: the shifts are -shift
     l1 = np.abs(w_rows.astype(np.int64)).sum(axis=1)
     for c in range(n):
-        if mult[c] == 0 and abs(int(bias[c])) + 128 * int(l1[c]) <= 2**31 - 3:
+        bound = abs(int(bias[c])) + 128 * int(l1[c])
+        if mult[c] == 0 and bound <= 2**31 - 3:
             mult[c], right[c] = 2**30, 31
-        elif not (2**30 <= mult[c] < 2**31 and 1 <= right[c] <= 31):
+        elif not (2**30 <= mult[c] < 2**31 and 1 <= right[c] <= 31) or (right[c] == 1 and bound >= 2**31 - 512):
             return None
     rows = len(rq["mult"])
     mult += [mult[-1]] * (rows - n)
