@@ -315,18 +315,15 @@ static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
  * x: the pixels' inputs as int16 interleaved by pairs ([k/2][pixel][2]); *wp: both channels'
  * weights by groups of 4 ([k/4][2][4], each 4 as w0 w2 w1 w3), advanced past the pair's rows.
  * Four groups per step (15 instructions per 16 multiply-accumulates, 2 per step for the loop,
- * one register counter); a group count not a multiple of 4 enters the first step part way
- * through (TBB on groups % 4). */
-static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int32_t groups, int32_t *a00,
-                                       int32_t *a01, int32_t *a10, int32_t *a11)
+ * one register counter): `steps` = (groups + 3) / 4 of them, a group count not a multiple of 4
+ * entering the first part way through (TBB on `entry` = groups % 4). */
+static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int32_t steps, int32_t entry,
+                                       int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11)
 {
-    int32_t n = groups;
-    int32_t wa, wb, x0, x1, t;
+    int32_t n = steps, t = entry; /* (groups + 3) / 4 and groups % 4, computed once per layer */
+    int32_t wa, wb, x0, x1;
     const int8_t *w = *wp;
     __asm__(
-        "and %[t], %[n], #3\n\t"
-        "adds %[n], %[n], #3\n\t"
-        "lsrs %[n], %[n], #2\n\t"
         "tbb [pc, %[t]]\n"
         "0:\n\t"
         ".byte (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
@@ -397,7 +394,7 @@ static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int3
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n"
         : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(w),
-          [n] "+r"(n), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "=&r"(t)
+          [n] "+r"(n), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "+r"(t)
         :
         : "cc", "memory");
     *wp = w;
