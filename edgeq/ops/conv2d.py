@@ -265,6 +265,32 @@ def _dsp_steps(groups: int) -> list[dict[str, int]]:
     return [s for s in steps if s["count"]]
 
 
+def dsp_wide_requant(rq: dict[str, Any], bias: list[int], w_rows: np.ndarray, n: int) -> dict[str, Any] | None:
+    """The right-shift-only requantization of a dsp conv layer in the short form the kernel's
+    edgeq_rq_sat(EDGEQ_RQ_WIDE_M2) computes, or None where it does not apply. high is
+    (acc * m + 2^30) >> 31 (one SMMLAR on m stored as 2m - 2^32, exact for any accumulator)
+    and round(high / 2^r) half away from zero plus the offset is
+    ((high - (high < 0)) >> (r - 1)) + 2 offset + 1) >> 1 (the last halving in the SSAT), exact
+    for every right shift r in [1, 31]: five instructions an output like edgeq_requant_k, with no
+    per-channel k array. Where r is 1 nothing halves high before the addition: the channel's
+    accumulator bound |bias| + 128 * sum|w| must stay below 2^31 - 512. A channel with
+    multiplier 0 (output: the offset) takes m = 2^30 and r = 31: |high| stays below 2^30, so the
+    rounding gives 0, for a bound up to 2^31 - 3."""
+    mult, right = list(rq["mult"][:n]), list(rq["shift"][:n])  # right-only: the shifts are -shift
+    l1 = np.abs(w_rows.astype(np.int64)).sum(axis=1)
+    for c in range(n):
+        bound = abs(int(bias[c])) + 128 * int(l1[c])
+        if mult[c] == 0 and bound <= 2**31 - 3:
+            mult[c], right[c] = 2**30, 31
+        elif not (2**30 <= mult[c] < 2**31 and 1 <= right[c] <= 31) or (right[c] == 1 and bound >= 2**31 - 512):
+            return None
+    rows = len(rq["mult"])
+    mult += [mult[-1]] * (rows - n)
+    right += [right[-1]] * (rows - n)
+    return dict(rq, mult=[2 * m - 2**32 for m in mult], shift=[r - 1 for r in right], per_tensor=False, rq_k=[],
+                rq_kind="wide")
+
+
 def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[str, ...]) -> dict[str, Any]:
     if takes_mve(features, node.kernel):
         return _conv_mve_context(op, node, graph)
@@ -284,10 +310,12 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
         layout = f"[{oc_pad}][{k_pad}], zero padded"
     bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)
     variant = "dsp" if dsp else "portable"
-    tmp = k_pad if not dsp or ic % 4 else 0  # the generic im2col's contiguous window (int16)
+    # the gathered window (k_pad int8 after the interleaved pair); dsp converts channels by whole
+    # words (a multiple of 4) straight into the pair
+    tmp = 0 if dsp and ic % 4 == 0 else k_pad
     ctx.update(variant=variant, depth=depth, k_pad=k_pad, oc_pad=oc_pad, pad_value=-k.input_offset,
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0), layout=layout,
-               template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + 2 * tmp,
+               template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + tmp,
                shared={"key": f"conv2d_{variant}", "template": "ops/shared/conv2d.c.j2", "variant": variant,
                        "max": {"cols_max": k_pad, "tmp_max": max(tmp, 2)}},
                **window_interior(op, node, graph, kh, kw),
@@ -295,6 +323,8 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
     if dsp:
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
+        if ctx["rq_kind"] in ("small", "right"):  # as cheap as "small", wider, no k array
+            ctx.update(dsp_wide_requant(ctx, bias, w.reshape(oc, -1), oc) or {})
     return ctx
 
 

@@ -153,6 +153,8 @@ static inline int8_t edgeq_requant(int32_t acc, int32_t multiplier, int32_t shif
 #define EDGEQ_RQ_RIGHT 1
 #define EDGEQ_RQ_SMALL 2
 #define EDGEQ_RQ_BIAS64 3
+#define EDGEQ_RQ_WIDE_M2 4 /* EDGEQ_RQ_RIGHT, m stored as 2m - 2^32, the right shift r as r - 1 and
+                            * k = 2 offset + 1 (dsp conv only) */
 typedef struct {
     const int32_t *mult;
     const int8_t *shift;
@@ -292,6 +294,13 @@ static inline int32_t edgeq_rq_sat(int32_t kind, int32_t acc, int32_t multiplier
         __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc * 2), "r"(multiplier));
         return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
     }
+    if (kind == EDGEQ_RQ_WIDE_M2) { /* multiplier 2m - 2^32: acc * it + acc * 2^32 = 2 acc m */
+        int32_t high, y;              /* shift r - 1, k = 2 offset + 1: round half away by 2^r in two halvings */
+        __asm__("smmlar %0, %1, %2, %1" : "=r"(high) : "r"(acc), "r"(multiplier));
+        __asm__("ssat %0, #8, %1, asr #1" : "=r"(y) : "r"(((high + (high >> 31)) >> shift) + k));
+        (void)offset;
+        return y;
+    }
     if (kind == EDGEQ_RQ_RIGHT) {
         return __ssat(edgeq_mbqm_right(acc, multiplier, shift) + offset, 8);
     }
@@ -404,5 +413,107 @@ static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *
         out[i] = edgeq_add_q7(big[i], small[i], p);
     }
 }
+
+#if defined(EDGEQ_USE_DSP)
+/* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs.
+ * x: the pixels' inputs as int16 interleaved by pairs ([k/2][pixel][2]); *wp: both channels'
+ * weights by groups of 4 ([k/4][2][4], each 4 as w0 w2 w1 w3), advanced past the pair's rows.
+ * Four groups per step (15 instructions per 16 multiply-accumulates, 2 per step for the loop,
+ * one register counter): `steps` = (groups + 3) / 4 of them, a group count not a multiple of 4
+ * entering the first part way through (TBB on `entry` = groups % 4). */
+static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int32_t steps, int32_t entry,
+                                       int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11)
+{
+    int32_t n = steps, t = entry; /* (groups + 3) / 4 and groups % 4, computed once per layer */
+    int32_t wa, wb, x0, x1;
+    const int8_t *w = *wp;
+    __asm__(
+        "tbb [pc, %[t]]\n"
+        "0:\n\t"
+        ".byte (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
+        "1:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "2:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "3:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "4:\n\t"
+        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa]\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb]\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        "sxtb16 %[t], %[wa], ror #8\n\t"
+        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
+        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
+        "sxtb16 %[t], %[wb], ror #8\n\t"
+        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
+        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n"
+        : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(w),
+          [n] "+r"(n), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "+r"(t)
+        :
+        : "cc", "memory");
+    *wp = w;
+}
+
+/* Four int8 (a word, in order x0..x3) as the int16 pairs (x0, x1) and (x2, x3): SXTB16 of the
+ * word and of it rotated by 8, then one PKHBT / PKHTB each (four instructions). */
+static inline void edgeq_q7x4_pairs(uint32_t v, int32_t *x01, int32_t *x23)
+{
+    int32_t even, odd;
+    __asm__("sxtb16 %0, %1" : "=r"(even) : "r"(v));
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(odd) : "r"(v));
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(*x01) : "r"(even), "r"(odd));
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(*x23) : "r"(odd), "r"(even));
+}
+#endif
 
 #endif /* EDGEQ_KERNELS_H */

@@ -75,6 +75,17 @@ CASES = {
     "conv1x1_c6_s2": lambda r: _conv(r, (1, 6, 6, 6), 4, 1, stride=2),
     "conv1x1_c8_s2_odd": lambda r: _conv(r, (1, 5, 5, 8), 5, 1, stride=2),  # 9 pixels, 5 channels
     "conv1x1_c4_pad": lambda r: _conv(r, (1, 4, 3, 4), 6, 1, pad=(1, 0, 0, 1)),  # 1x1 with padding: im2col
+    # few input channels: windows gathered as bytes (rows by words) or converted in place (1x1, 4k channels)
+    "conv1x1_c1_odd": lambda r: _conv(r, (1, 5, 3, 1), 3, 1),  # 15 pixels
+    "conv3x3_c1_s2_pad": lambda r: _conv(r, (1, 9, 7, 1), 4, 3, stride=2, pad=(1, 1, 1, 1)),
+    "conv3x3_c2_pad": lambda r: _conv(r, (1, 5, 6, 2), 5, 3, pad=(1, 1, 1, 1)),
+    "conv2x2_c2_pad": lambda r: _conv(r, (1, 5, 5, 2), 3, 2, pad=(0, 1, 0, 1)),  # 4-byte rows, 2 channels
+    "conv1x1_c3": lambda r: _conv(r, (1, 4, 5, 3), 6, 1),
+    "conv3x3_c3_s2_pad": lambda r: _conv(r, (1, 11, 11, 3), 8, 3, stride=2, pad=(0, 1, 0, 1)),  # as VWW's first
+    "conv1x1_c5_s2_odd": lambda r: _conv(r, (1, 5, 5, 5), 4, 1, stride=2),  # 9 pixels
+    "conv3x3_c5_pad": lambda r: _conv(r, (1, 6, 7, 5), 4, 3, pad=(1, 1, 1, 1)),
+    "conv1x1_c8_odd": lambda r: _conv(r, (1, 7, 5, 8), 6, 1),  # 35 pixels
+    "conv3x3_c8_pad_odd": lambda r: _conv(r, (1, 5, 3, 8), 4, 3, pad=(1, 1, 1, 1)),  # 15 pixels
     "dw3x3_c8": lambda r: _dw(r, (1, 7, 6, 8), 3, pad=(1, 1, 1, 1)),
     "dw3x3_c12_s2": lambda r: _dw(r, (1, 9, 9, 12), 3, stride=2, pad=(0, 1, 0, 1)),
     "dw3x3_c5_m2": lambda r: _dw(r, (1, 6, 6, 5), 3, m=2, pad=(1, 1, 1, 1)),
@@ -157,5 +168,38 @@ def test_bias64_requantization(case: str, board_id: str, tmp_path: Path) -> None
     src = (bd.path / "src" / "model.c").read_text() if (bd.path / "src" / "model.c").exists() else None
     if src is not None and case != "dw3x3_c5_m2":
         assert "_bias64(" in src
+    got = BuiltModel(bd).run(xq, raw=True)
+    np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
+
+
+@pytest.mark.parametrize("pointwise", [False, True])
+def test_conv_wide_right_shifts_on_cortex_m4(pointwise: bool, tmp_path: Path) -> None:
+    """A conv layer the short requantization refuses (right shifts up to 31, a channel with
+    multiplier 0) takes the dsp kernel's "wide" one (SMMLAR, rounding in two halvings), byte for
+    byte; accumulators near their bound (large biases) included."""
+    rng = np.random.default_rng(7 + pointwise)
+    k, shape = (1, (1, 5, 7, 16)) if pointwise else (3, (1, 6, 5, 8))
+    w = rng.normal(size=(6, k, k, shape[3]))
+    w[1] *= 1e-7  # multiplier far below one: right shift beyond 23
+    w[4] *= 1e-4
+    b = rng.normal(size=6) * 3
+    graph = one_op_graph(Conv2D(padding=(0, 0, 0, 0) if pointwise else (1, 1, 1, 1), activation=Activation()),
+                         [shape], [w, b])
+    q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
+    node = q.nodes[0]
+    mult, shifts = node.kernel.multipliers.copy(), node.kernel.shifts.copy()
+    mult[2], shifts[2] = 0, 0  # a dead channel: its output is the offset
+    shifts[5] = -31
+    node.kernel = dataclasses.replace(node.kernel, multipliers=mult, shifts=shifts)
+    assert node.op.kernel_context(node, q, ("dsp",))["rq_kind"] == "wide"
+    samples = rng.normal(size=(4, *shape[1:])).astype(np.float32) * 3
+    xq = q.tensors[q.inputs[0]].quant.quantize(samples)
+    xq[0] = 127  # the largest accumulators of both signs
+    xq[1] = -128
+    expected = run_int8(q, [xq])[0]
+    board = load_board("qemu-cortex-m4")
+    loaded = LoadedModel(graph, "edgeq", "0" * 64, f"opcheck_wide_{int(pointwise)}")
+    bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
+    assert "_conv2d_dsp_wide(" in (bd.path / "src" / "model.c").read_text()
     got = BuiltModel(bd).run(xq, raw=True)
     np.testing.assert_array_equal(got.reshape(len(samples), -1), expected.reshape(len(samples), -1))
