@@ -53,4 +53,5 @@ def test_keras_digits_native(digits: DigitsData, tmp_path: Path) -> None:
     built = edgeq.build(model, board="native", calib=digits.x_train[:200], out=tmp_path / "b")
     _check_built(built, digits.x_test, digits.y_test)
     kinds = {row["op"] for row in built.report["layers"]}
-    assert {"conv2d", "depthwise_conv2d", "add", "softmax"} <= kinds
+    # the residual ADD is folded into the conv that feeds it (one conv2d_add layer)
+    assert {"conv2d", "depthwise_conv2d", "conv2d_add", "softmax"} <= kinds
