@@ -415,6 +415,24 @@ static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *
 }
 
 #if defined(EDGEQ_USE_DSP)
+/* One group of 4 inputs of edgeq_conv_dsp_mac4: 16 multiply-accumulates in 15 instructions. */
+#define EDGEQ_CONV_DSP_GROUP \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t" \
+    "sxtb16 %[t], %[wa]\n\t" \
+    "smlad %[a00], %[x0], %[t], %[a00]\n\t" \
+    "smlad %[a01], %[x1], %[t], %[a01]\n\t" \
+    "sxtb16 %[t], %[wb]\n\t" \
+    "smlad %[a10], %[x0], %[t], %[a10]\n\t" \
+    "smlad %[a11], %[x1], %[t], %[a11]\n\t" \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t" \
+    "sxtb16 %[t], %[wa], ror #8\n\t" \
+    "smlad %[a00], %[x0], %[t], %[a00]\n\t" \
+    "smlad %[a01], %[x1], %[t], %[a01]\n\t" \
+    "sxtb16 %[t], %[wb], ror #8\n\t" \
+    "smlad %[a10], %[x0], %[t], %[a10]\n\t" \
+    "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+
 /* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs.
  * x: the pixels' inputs as int16 interleaved by pairs ([k/2][pixel][2]); *wp: both channels'
  * weights by groups of 4 ([k/4][2][4], each 4 as w0 w2 w1 w3), advanced past the pair's rows.
@@ -431,70 +449,10 @@ static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int3
         "tbb [pc, %[t]]\n"
         "0:\n\t"
         ".byte (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
-        "1:\n\t"
-        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa]\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb]\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa], ror #8\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb], ror #8\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n"
-        "2:\n\t"
-        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa]\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb]\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa], ror #8\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb], ror #8\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n"
-        "3:\n\t"
-        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa]\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb]\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa], ror #8\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb], ror #8\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n"
-        "4:\n\t"
-        "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa]\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb]\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n\t"
-        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-        "sxtb16 %[t], %[wa], ror #8\n\t"
-        "smlad %[a00], %[x0], %[t], %[a00]\n\t"
-        "smlad %[a01], %[x1], %[t], %[a01]\n\t"
-        "sxtb16 %[t], %[wb], ror #8\n\t"
-        "smlad %[a10], %[x0], %[t], %[a10]\n\t"
-        "smlad %[a11], %[x1], %[t], %[a11]\n"
+        "1:\n\t" EDGEQ_CONV_DSP_GROUP
+        "2:\n\t" EDGEQ_CONV_DSP_GROUP
+        "3:\n\t" EDGEQ_CONV_DSP_GROUP
+        "4:\n\t" EDGEQ_CONV_DSP_GROUP
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n"
         : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(w),
