@@ -11,12 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeq.api import BuiltModel
+from edgeq.boards import load_board
 from edgeq.codegen.emitter import generate
+from edgeq.frontends.load import LoadedModel
 from edgeq.interpreter import run_float, run_int8
 from edgeq.ir import Graph, Tensor
 from edgeq.ir.graph import Node
 from edgeq.ir.verify import verify
 from edgeq.ops.base import Op
+from edgeq.pipeline import BuildOptions, write_build
 from edgeq.quant.quantize import quantize_graph
 from edgeq.toolchain.host import SharedModel, compile_shared
 
@@ -51,6 +55,19 @@ def check_generated_c(graph: Graph, calib: np.ndarray, samples: np.ndarray, work
         got = model.run(xq)
     np.testing.assert_array_equal(got, expected.reshape(len(samples), -1))
     return q
+
+
+def check_on_board(graph: Graph, q: Graph, xq: np.ndarray, board_id: str, out: Path, name: str) -> Path:
+    """Build the quantized `q` (of float `graph`) for `board_id` into `out` under the C name
+    `name`, run the int8 samples `xq` on it (native process or emulator) and assert its outputs
+    equal the numpy int8 reference byte for byte. Returns the build directory."""
+    expected = run_int8(q, [xq])[0]
+    board = load_board(board_id)
+    loaded = LoadedModel(graph, "edgeq", "0" * 64, name)
+    bd = write_build(loaded, None, q, board, BuildOptions(board.id, out, force=True), 0)
+    got = BuiltModel(bd).run(xq, raw=True)
+    np.testing.assert_array_equal(got.reshape(len(xq), -1), expected.reshape(len(xq), -1))
+    return bd.path
 
 
 def float_close_enough(graph: Graph, q: Graph, samples: np.ndarray, min_corr: float = 0.98) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.api import BuiltModel
 from edgeq.boards import load_board
 from edgeq.codegen.emitter import generate
 from edgeq.frontends.load import LoadedModel
@@ -25,6 +24,7 @@ from edgeq.passes.fuse_conv_add import fuse_conv_add
 from edgeq.pipeline import BuildOptions, write_build
 from edgeq.quant.quantize import quantize_graph
 from edgeq.toolchain.host import SharedModel, compile_shared
+from tests.opcheck import check_on_board
 
 
 def _conv(g: Graph, rng, name: str, src: str, oc: int, k: int, stride: int = 1, act: Activation = RELU,
@@ -150,15 +150,10 @@ def test_fused_native_c_equals_unfused_reference(case: str) -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fused_on_emulated_core_equals_unfused_reference(case: str, board_id: str, tmp_path: Path) -> None:
     graph, q, xq = _quantized(case)
-    expected = run_int8(q, [xq])[0]
-    board = load_board(board_id)
-    loaded = LoadedModel(graph, "edgeq", "0" * 64, f"fused_{case}")
-    bd = write_build(loaded, None, q, board, BuildOptions(board.id, tmp_path / "build", force=True), 0)
-    assert "conv2d_add" in (bd.path / "graph.txt").read_text()
+    build = check_on_board(graph, q, xq, board_id, tmp_path / "build", f"fused_{case}")
+    assert "conv2d_add" in (build / "graph.txt").read_text()
     variant = {"qemu-cortex-m4": "dsp", "qemu-cortex-m3": "portable", "qemu-cortex-m55": "mve"}[board_id]
-    assert re.search(rf"conv2d_{variant}_\w+_add\(&", (bd.path / "src" / "model.c").read_text())
-    got = BuiltModel(bd).run(xq, raw=True)
-    np.testing.assert_array_equal(got.reshape(len(xq), -1), expected.reshape(len(xq), -1))
+    assert re.search(rf"conv2d_{variant}_\w+_add\(&", (build / "src" / "model.c").read_text())
 
 
 ADD_SCALES = [  # (scale1, zp1, scale2, zp2, output scale, zp, activation)
