@@ -317,7 +317,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                pointwise=kh == 1 and kw == 1 and op.padding == (0, 0, 0, 0), layout=layout,
                template="ops/conv2d_kernel.c.j2", scratch_bytes=2 * 2 * k_pad + tmp,
                shared={"key": f"conv2d_{variant}", "template": "ops/shared/conv2d.c.j2", "variant": variant,
-                       "max": {"cols_max": k_pad, "tmp_max": max(tmp, 2)}},
+                       "max": {}},  # its buffers are the layer's arena scratch
                **window_interior(op, node, graph, kh, kw),
                **requant_arrays(k, oc_pad, oc, acc_bound(bias, w.reshape(oc, -1))),
                constants={"weights": wk, "bias": np.array(bias, np.int32)})

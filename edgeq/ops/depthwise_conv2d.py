@@ -118,7 +118,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
                **window_interior(op, node, graph, kh, kw),
                scratch_bytes=scratch,
                shared={"key": f"depthwise_conv2d_{variant}", "template": "ops/shared/depthwise_conv2d.c.j2",
-                       "variant": variant, "max": {"c_max": round_up(c, 4), "taps_max": kh * kw,
+                       "variant": variant, "max": {"taps_max": kh * kw,
                                                    "dsp3x3": int(fast), "generic": int(not fast),
                                                    "clamp": int(k.act_min > -128 or k.act_max < 127)}},
                **requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T)),
