@@ -78,6 +78,12 @@ class Graph:
         self._node_names.add(node.name)
         return node
 
+    def replace_node(self, old: Node, new: Node) -> Node:
+        """Put `new` at `old`'s place in the execution order (`old` by identity)."""
+        self.nodes[next(i for i, n in enumerate(self.nodes) if n is old)] = new
+        self._node_names.add(new.name)
+        return new
+
     # -- queries ------------------------------------------------------------------
     def producer(self, tensor: str) -> Node | None:
         for n in self.nodes:

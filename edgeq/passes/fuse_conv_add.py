@@ -56,8 +56,7 @@ def fuse_conv_add(graph: Graph) -> Graph:
         fused = Node(f"{conv.name}+{add.name}", op, [x, skip, w, b], list(add.outputs),
                      source=f"{conv.source or conv.name} + {add.source or add.name}",
                      kernel=ConvAddKernel(conv.kernel, k))
-        g.nodes[index[id(add)]] = fused  # at the ADD's place: the skip is computed by then
+        g.replace_node(add, fused)  # at the ADD's place: the skip is computed by then
         del g.nodes[index[id(conv)]]  # before the ADD
-        g._node_names.add(fused.name)
     g.remove_unused_tensors()
     return g
