@@ -220,14 +220,6 @@ def padded_list(values: np.ndarray, rows: int) -> list[int]:
     return v + [v[-1]] * (rows - len(v))
 
 
-def dsp_pairs(w: np.ndarray) -> np.ndarray:
-    """Rows of int8 weights (length a multiple of 4) with each group of 4 stored as w0 w2 w1 w3:
-    SXTB16 of the word gives (w0, w1) and SXTB16 of it rotated by 8 gives (w2, w3), the pairs
-    SMLAD multiplies with int16 inputs read in order."""
-    r, k = w.shape
-    return w.reshape(r, k // 4, 4)[:, :, [0, 2, 1, 3]].reshape(r, k)
-
-
 def interior(size: int, out: int, kernel: int, stride: int, dilation: int, pad: int) -> tuple[int, int]:
     """[lo, hi) of output positions whose whole window lies inside the input."""
     lo = -(-pad // stride)
@@ -303,9 +295,9 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
     k_pad, oc_pad = round_up(depth, 4), round_up(oc, 2)
     wk = np.zeros((oc_pad, k_pad), dtype=np.int8)
     wk[:oc, :depth] = w.reshape(oc, depth)
-    if dsp:  # [oc/2][k/4][2 rows][4], each 4 as w0 w2 w1 w3: one LDRD per step for both rows
-        wk = dsp_pairs(wk).reshape(oc_pad // 2, 2, k_pad // 4, 4).transpose(0, 2, 1, 3).reshape(oc_pad, k_pad)
-        layout = "[oc/2][k/4][2][4], each 4 as w0 w2 w1 w3 (SXTB16/SMLAD order)"
+    if dsp:  # [oc/2][k/4][2 rows][4]: one LDRD per step for both rows
+        wk = wk.reshape(oc_pad // 2, 2, k_pad // 4, 4).transpose(0, 2, 1, 3).reshape(oc_pad, k_pad)
+        layout = "[oc/2][k/4][2][4], in order (SXTB16 of the word pairs w0 w2, rotated by 8 w1 w3)"
     else:
         layout = f"[{oc_pad}][{k_pad}], zero padded"
     bias = folded_bias(b, w.reshape(oc, -1), k.input_offset, oc_pad)

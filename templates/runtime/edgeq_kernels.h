@@ -415,35 +415,37 @@ static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *
 }
 
 #if defined(EDGEQ_USE_DSP)
-/* One group of 4 inputs of edgeq_conv_dsp_mac4: 16 multiply-accumulates in 15 instructions. */
+/* One group of 4 inputs of edgeq_conv_dsp_mac4: 16 multiply-accumulates in 14 instructions
+ * (the pixels' four words in r8-r11 by one LDM, both channels' weights by one LDRD). */
 #define EDGEQ_CONV_DSP_GROUP \
     "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t" \
+    "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
     "sxtb16 %[t], %[wa]\n\t" \
-    "smlad %[a00], %[x0], %[t], %[a00]\n\t" \
-    "smlad %[a01], %[x1], %[t], %[a01]\n\t" \
+    "smlad %[a00], r8, %[t], %[a00]\n\t" \
+    "smlad %[a01], r10, %[t], %[a01]\n\t" \
+    "sxtb16 %[wa], %[wa], ror #8\n\t" \
+    "smlad %[a00], r9, %[wa], %[a00]\n\t" \
+    "smlad %[a01], r11, %[wa], %[a01]\n\t" \
     "sxtb16 %[t], %[wb]\n\t" \
-    "smlad %[a10], %[x0], %[t], %[a10]\n\t" \
-    "smlad %[a11], %[x1], %[t], %[a11]\n\t" \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t" \
-    "sxtb16 %[t], %[wa], ror #8\n\t" \
-    "smlad %[a00], %[x0], %[t], %[a00]\n\t" \
-    "smlad %[a01], %[x1], %[t], %[a01]\n\t" \
-    "sxtb16 %[t], %[wb], ror #8\n\t" \
-    "smlad %[a10], %[x0], %[t], %[a10]\n\t" \
-    "smlad %[a11], %[x1], %[t], %[a11]\n\t"
+    "smlad %[a10], r8, %[t], %[a10]\n\t" \
+    "smlad %[a11], r10, %[t], %[a11]\n\t" \
+    "sxtb16 %[wb], %[wb], ror #8\n\t" \
+    "smlad %[a10], r9, %[wb], %[a10]\n\t" \
+    "smlad %[a11], r11, %[wb], %[a11]\n\t"
 
 /* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs.
- * x: the pixels' inputs as int16 interleaved by pairs ([k/2][pixel][2]); *wp: both channels'
- * weights by groups of 4 ([k/4][2][4], each 4 as w0 w2 w1 w3), advanced past the pair's rows.
- * Four groups per step (15 instructions per 16 multiply-accumulates, 2 per step for the loop,
- * one register counter): `steps` = (groups + 3) / 4 of them, a group count not a multiple of 4
- * entering the first part way through (TBB on `entry` = groups % 4). */
+ * x: the pixels' inputs as int16 by groups of 4 ([k/4][pixel][4], each 4 as x0 x2 x1 x3, the
+ * SXTB16 order of edgeq_q7x4_sx); *wp: both channels' weights by groups of 4 ([k/4][2][4], in
+ * order), advanced past the pair's rows. Four groups per step (14 instructions per 16
+ * multiply-accumulates, 2 per step for the loop, one register counter): `steps` = (groups + 3) / 4
+ * of them, a group count not a multiple of 4 entering the first part way through (TBB on
+ * `entry` = groups % 4). The pixels' words are pinned to r8-r11, the registers of the LDM list. */
 static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int32_t steps, int32_t entry,
                                        int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11)
 {
     int32_t n = steps, t = entry; /* (groups + 3) / 4 and groups % 4, computed once per layer */
-    int32_t wa, wb, x0, x1;
+    int32_t wa, wb;
+    register int32_t x0 __asm__("r8"), x1 __asm__("r9"), x2 __asm__("r10"), x3 __asm__("r11");
     const int8_t *w = *wp;
     __asm__(
         "tbb [pc, %[t]]\n"
@@ -456,22 +458,20 @@ static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int3
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n"
         : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(w),
-          [n] "+r"(n), [wa] "=&r"(wa), [wb] "=&r"(wb), [x0] "=&r"(x0), [x1] "=&r"(x1), [t] "+r"(t)
+          [n] "+r"(n), [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "+r"(t), "=&r"(x0), "=&r"(x1), "=&r"(x2), "=&r"(x3)
         :
         : "cc", "memory");
     *wp = w;
 }
 
-/* Four int8 (a word, in order x0..x3) as the int16 pairs (x0, x1) and (x2, x3): SXTB16 of the
- * word and of it rotated by 8, then one PKHBT / PKHTB each (four instructions). */
-static inline void edgeq_q7x4_pairs(uint32_t v, int32_t *x01, int32_t *x23)
+/* Four int8 (a word, in order x0..x3) as the int16 pairs (x0, x2) and (x1, x3): SXTB16 of the
+ * word and of it rotated by 8. */
+static inline void edgeq_q7x4_sx(uint32_t v, int32_t *x02, int32_t *x13)
 {
-    int32_t even, odd;
-    __asm__("sxtb16 %0, %1" : "=r"(even) : "r"(v));
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(odd) : "r"(v));
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(*x01) : "r"(even), "r"(odd));
-    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(*x23) : "r"(odd), "r"(even));
+    __asm__("sxtb16 %0, %1" : "=r"(*x02) : "r"(v));
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(*x13) : "r"(v));
 }
+
 #endif
 
 #endif /* EDGEQ_KERNELS_H */
