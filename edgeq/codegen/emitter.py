@@ -148,10 +148,11 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                                        maxima=maxima, fused_add=fused_add))
                 for key, value in spec["max"].items():
                     maxima[key] = max(maxima.get(key, 0), int(value))
-            for role, data in kctx.pop("constants", {}).items():
+            for role, data in kctx.pop("constants", {}).items():  # data None: held by another constant
                 symbol = f"edgeq_{name}_l{i}_{role}"
                 overrides[symbol] = data
-                ctx["w" if role == "weights" else "b" if role == "bias" else role] = symbol
+                key = "w" if role == "weights" else "b" if role == "bias" else role
+                ctx[key] = symbol if data is not None else "NULL"
             ctx.update(kctx)
         else:
             try:
@@ -172,10 +173,14 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
         t = graph.tensors[tensor]
         assert t.data is not None
         data = overrides.pop(symbol, t.data)
+        if data is None:  # a kernel keeps it inside another constant
+            continue
         comment = c_comment(tensor) + (" (kernel layout)" if data is not t.data else "")
         constants.append(dict(symbol=symbol, ctype=_c_type(data), dtype=str(data.dtype), shape=list(data.shape),
                               size=data.size, rows=_rows(data), comment=comment))
     for symbol, data in overrides.items():  # layouts of constants another layer printed first
+        if data is None:
+            continue
         constants.append(dict(symbol=symbol, ctype=_c_type(data), dtype=str(data.dtype), shape=list(data.shape),
                               size=data.size, rows=_rows(data), comment="kernel layout"))
 

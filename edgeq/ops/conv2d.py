@@ -315,9 +315,27 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
     if dsp:
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
-        if ctx["rq_kind"] in ("small", "right"):  # as cheap as "small", wider, no k array
+        if ctx["rq_kind"] in ("small", "right") and oc % 2 == 0:  # as cheap as "small", wider, no k array
             ctx.update(dsp_wide_requant(ctx, bias, w.reshape(oc, -1), oc) or {})
+        if ctx["rq_kind"] == "wide":  # one stream: each pair's bias, weights and requantization
+            ctx["constants"] = {"weights": wide_stream(wk, bias, ctx["mult"], ctx["shift"]), "bias": None}
+            ctx.update(layout="per pair of output channels [bias0, bias1][k/4][2][4][mult0, mult1, "
+                       "shift0 | shift1 << 8] as int32 words (edgeq_conv_dsp_wide_oc)")
     return ctx
+
+
+def wide_stream(wk: np.ndarray, bias: list[int], mult: list[int], shift: list[int]) -> np.ndarray:
+    """The "wide" dsp conv's constants in the order its output channel loop reads them, as int32
+    words: per pair of channels both biases (one LDM), the pair's weights (wk rows 2p, 2p + 1 in
+    the dsp layout, four int8 a word), then both multipliers and the two right shifts in the low
+    two bytes of one word (one LDM)."""
+    rows, k_pad = wk.shape
+    words = np.ascontiguousarray(wk).view("<i4").reshape(rows // 2, k_pad // 2).astype(np.int32)
+    b = np.asarray(bias[:rows], np.int64).reshape(-1, 2)
+    m = np.asarray(mult[:rows], np.int64).reshape(-1, 2)
+    s = np.asarray(shift[:rows], np.int64).reshape(-1, 2)
+    tail = np.stack([m[:, 0], m[:, 1], (s[:, 0] & 0xFF) | ((s[:, 1] & 0xFF) << 8)], axis=1)
+    return np.concatenate([b, words, tail], axis=1).astype(np.int32).reshape(-1)
 
 
 # ---- Helium (MVE) variant: cores with the cpu feature "mve" (templates/ops/shared/*_mve.c.j2) ----

@@ -415,53 +415,62 @@ static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *
 }
 
 #if defined(EDGEQ_USE_DSP)
-/* One group of 4 inputs of edgeq_conv_dsp_mac4: 16 multiply-accumulates in 14 instructions
- * (the pixels' four words in r8-r11 by one LDM, both channels' weights by one LDRD). */
+/* One group of 4 inputs of the dsp conv inner loop: 16 multiply-accumulates in 14 instructions.
+ * Fixed registers (edgeq_conv_dsp_mac4 pins its operands to them; edgeq_conv_dsp_wide_oc is
+ * written around them): accumulators r0 (channel 0, pixel 0), r1 (0, 1), r2 (1, 0), r3 (1, 1);
+ * x r4 (the pixels' inputs, [k/4][pixel][4], each 4 as x0 x2 x1 x3), their four words by one LDM
+ * into r8-r11; w lr (both channels' weights, [k/4][2][4] in order) by one LDRD into r7 and r12,
+ * SXTB16 of each giving w0 w2 (into r6) and, rotated by 8, w1 w3 (in place). */
 #define EDGEQ_CONV_DSP_GROUP \
-    "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
-    "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
-    "sxtb16 %[t], %[wa]\n\t" \
-    "smlad %[a00], r8, %[t], %[a00]\n\t" \
-    "smlad %[a01], r10, %[t], %[a01]\n\t" \
-    "sxtb16 %[wa], %[wa], ror #8\n\t" \
-    "smlad %[a00], r9, %[wa], %[a00]\n\t" \
-    "smlad %[a01], r11, %[wa], %[a01]\n\t" \
-    "sxtb16 %[t], %[wb]\n\t" \
-    "smlad %[a10], r8, %[t], %[a10]\n\t" \
-    "smlad %[a11], r10, %[t], %[a11]\n\t" \
-    "sxtb16 %[wb], %[wb], ror #8\n\t" \
-    "smlad %[a10], r9, %[wb], %[a10]\n\t" \
-    "smlad %[a11], r11, %[wb], %[a11]\n\t"
+    "ldrd r7, r12, [lr], #8\n\t" \
+    "ldmia r4!, {r8, r9, r10, r11}\n\t" \
+    "sxtb16 r6, r7\n\t" \
+    "smlad r0, r8, r6, r0\n\t" \
+    "smlad r1, r10, r6, r1\n\t" \
+    "sxtb16 r7, r7, ror #8\n\t" \
+    "smlad r0, r9, r7, r0\n\t" \
+    "smlad r1, r11, r7, r1\n\t" \
+    "sxtb16 r6, r12\n\t" \
+    "smlad r2, r8, r6, r2\n\t" \
+    "smlad r3, r10, r6, r3\n\t" \
+    "sxtb16 r12, r12, ror #8\n\t" \
+    "smlad r2, r9, r12, r2\n\t" \
+    "smlad r3, r11, r12, r3\n\t"
 
-/* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs.
- * x: the pixels' inputs as int16 by groups of 4 ([k/4][pixel][4], each 4 as x0 x2 x1 x3, the
- * SXTB16 order of edgeq_q7x4_sx); *wp: both channels' weights by groups of 4 ([k/4][2][4], in
- * order), advanced past the pair's rows. Four groups per step (14 instructions per 16
- * multiply-accumulates, 2 per step for the loop, one register counter): `steps` = (groups + 3) / 4
- * of them, a group count not a multiple of 4 entering the first part way through (TBB on
- * `entry` = groups % 4). The pixels' words are pinned to r8-r11, the registers of the LDM list. */
+/* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs
+ * (EDGEQ_CONV_DSP_GROUP). x: the pixels' inputs; *wp: both channels' weights, advanced past the
+ * pair's rows. Four groups per step (2 instructions per step for the loop, the counter in r5):
+ * `steps` = (groups + 3) / 4 of them, a group count not a multiple of 4 entering the first part
+ * way through (TBB on `entry` = groups % 4, in r6). */
 static inline void edgeq_conv_dsp_mac4(const int16_t *x, const int8_t **wp, int32_t steps, int32_t entry,
                                        int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11)
 {
-    int32_t n = steps, t = entry; /* (groups + 3) / 4 and groups % 4, computed once per layer */
-    int32_t wa, wb;
-    register int32_t x0 __asm__("r8"), x1 __asm__("r9"), x2 __asm__("r10"), x3 __asm__("r11");
-    const int8_t *w = *wp;
+    register int32_t r0 __asm__("r0") = *a00, r1 __asm__("r1") = *a01, r2 __asm__("r2") = *a10,
+                     r3 __asm__("r3") = *a11;
+    register const int16_t *r4 __asm__("r4") = x;
+    register int32_t r5 __asm__("r5") = steps, r6 __asm__("r6") = entry;
+    register const int8_t *lr __asm__("lr") = *wp;
+    register int32_t r7 __asm__("r7"), r8 __asm__("r8"), r9 __asm__("r9"), r10 __asm__("r10"),
+                     r11 __asm__("r11"), r12 __asm__("r12");
     __asm__(
-        "tbb [pc, %[t]]\n"
+        "tbb [pc, r6]\n"
         "0:\n\t"
         ".byte (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
         "1:\n\t" EDGEQ_CONV_DSP_GROUP
         "2:\n\t" EDGEQ_CONV_DSP_GROUP
         "3:\n\t" EDGEQ_CONV_DSP_GROUP
         "4:\n\t" EDGEQ_CONV_DSP_GROUP
-        "subs %[n], %[n], #1\n\t"
+        "subs r5, r5, #1\n\t"
         "bne 1b\n"
-        : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(w),
-          [n] "+r"(n), [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "+r"(t), "=&r"(x0), "=&r"(x1), "=&r"(x2), "=&r"(x3)
+        : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6), "+r"(lr), "=&r"(r7), "=&r"(r8),
+          "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12)
         :
         : "cc", "memory");
-    *wp = w;
+    *a00 = r0;
+    *a01 = r1;
+    *a10 = r2;
+    *a11 = r3;
+    *wp = lr;
 }
 
 /* Four int8 (a word, in order x0..x3) as the int16 pairs (x0, x2) and (x1, x3): SXTB16 of the

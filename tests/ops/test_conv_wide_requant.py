@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeq.ops.conv2d import dsp_wide_requant
+from edgeq.ops.conv2d import dsp_wide_requant, wide_stream
 from edgeq.quant.fixedpoint import multiply_by_quantized_multiplier
 
 
@@ -54,3 +54,19 @@ def test_wide_constants_and_dead_channel() -> None:
     assert dsp_wide_requant(dict(rq, shift=[0, 0, 31, 31]), [10, 0, 5], w, 3) is None
     assert dsp_wide_requant(dict(rq, mult=[2**29, 0, 2**30, 2**30]), [10, 0, 5], w, 3) is None
     assert dsp_wide_requant(dict(rq, shift=[1, 0, 31, 31]), [2**31 - 600, 0, 5], w, 3) is None  # r = 1, |acc| large
+
+
+def test_wide_stream_order() -> None:
+    """Per pair of output channels the stream holds both biases, the pair's weights as words
+    (four int8 each, little-endian, in the dsp layout), both multipliers, then both shifts in the
+    low two bytes of one word: what edgeq_conv_dsp_wide_oc reads with LDM, LDRD and LDM."""
+    rng = np.random.default_rng(3)
+    wk = rng.integers(-128, 128, size=(4, 8)).astype(np.int8)
+    bias, mult, shift = [10, -20, 30, -40], [-(2**31), -5, -6, -7], [0, 30, 7, 1]
+    s = wide_stream(wk, bias, mult, shift)
+    assert s.dtype == np.int32 and s.size == 2 * (2 + 2 * 8 // 4 + 3)
+    pair = s.reshape(2, -1)
+    assert pair[0, :2].tolist() == [10, -20] and pair[1, :2].tolist() == [30, -40]
+    np.testing.assert_array_equal(pair[1, 2:6].view(np.uint8).view(np.int8), wk[2:4].reshape(-1))
+    assert pair[0, 6:8].tolist() == [-(2**31), -5] and pair[0, 8] == 30 << 8
+    assert pair[1, 8] == 7 | 1 << 8
