@@ -81,6 +81,43 @@ def _constant_symbols(graph: Graph, name: str) -> dict[str, str]:
     return symbols
 
 
+def _take_scratch_options(graph: Graph, scratch: dict[int, int], options: dict[int, list[dict[str, Any]]],
+                          kernel_contexts: dict[int, dict[str, Any]], plan: MemoryPlan,
+                          idle_bytes: int) -> MemoryPlan:
+    """Faster forms of kernels that need more scratch (a kernel context's `scratch_options`, best
+    first: `extra_bytes` after its scratch, `ctx` for its template), taken layer by layer where
+    the arena has room for them: the first option whose plan is no larger than the plan without
+    it. The option's region starts at `extra_offset` in the layer's scratch; `rereads_input`: the
+    kernel reads its input again after writing outputs, so its output must not lie over it.
+    `scratch` and the contexts are updated; returns the plan."""
+    for i, choices in sorted(options.items()):
+        base = scratch[i]
+        for option in choices:
+            scratch[i] = base + int(option["extra_bytes"])
+            trial = plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes)
+            if trial.arena_bytes <= plan.arena_bytes and not (
+                    option.get("rereads_input") and _writes_over_input(graph, trial, i)):
+                plan = trial
+                kernel_contexts[i].update(option["ctx"], extra_offset=base)
+                break
+        else:
+            scratch[i] = base
+    return plan
+
+
+def _writes_over_input(graph: Graph, plan: MemoryPlan, i: int) -> bool:
+    """Whether layer i's output shares arena bytes with one of its activation inputs."""
+    node = graph.nodes[i]
+    out = plan.allocations.get(node.outputs[0])
+    if out is None:  # the caller's output buffer
+        return False
+    for t in node.inputs:
+        a = plan.allocations.get(t)
+        if a is not None and a.offset < out.offset + out.size and out.offset < a.offset + a.size:
+            return True
+    return False
+
+
 def _io(graph: Graph, tensor: Tensor, layout: str) -> dict[str, Any]:
     assert tensor.quant is not None
     return dict(size=tensor.size, shape=list(tensor.shape), scale=repr(float(np.float32(tensor.quant.s))),
@@ -113,7 +150,9 @@ def generate(graph: Graph, out_dir: Path, model_sha256: str | None = None,
                 raise UnsupportedError(f"layer {node.source or node.name} ({node.kind}): {e}") from None
     scratch = {i: int(k.pop("scratch_bytes", 0)) for i, k in kernel_contexts.items()}  # arena regions
     kernel_stack = max((int(k.pop("stack_bytes", 0)) for k in kernel_contexts.values()), default=0)
-    plan = plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes)
+    options = {i: k.pop("scratch_options", []) for i, k in kernel_contexts.items()}
+    plan = _take_scratch_options(graph, scratch, options, kernel_contexts,
+                                 plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes), idle_bytes)
     arena = f"edgeq_{name}_arena"
 
     def pointer(tensor: str) -> str:

@@ -76,4 +76,7 @@ class Conv2DAdd(Op):
         ctx["row_offset"] = ctx.get("scratch_bytes", 0)
         ctx["scratch_bytes"] = ctx["row_offset"] + 2 * ctx["out_c"]
         ctx["shared"] = {**ctx["shared"], "fused_add": True}
+        if "scratch_options" in ctx:  # the ADD needs each pixel's channels at once: one block only
+            pairs = ctx["oc_pad"] // 2
+            ctx["scratch_options"] = [o for o in ctx["scratch_options"] if o["ctx"].get("wide16_pairs") == pairs]
         return ctx
