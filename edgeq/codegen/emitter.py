@@ -88,16 +88,18 @@ def _take_scratch_options(graph: Graph, scratch: dict[int, int], options: dict[i
     first: `extra_bytes` after its scratch, `ctx` for its template), taken layer by layer where
     the arena has room for them: the first option whose plan is no larger than the plan without
     it. The option's region starts at `extra_offset` in the layer's scratch; `rereads_input`: the
-    kernel reads its input again after writing outputs, so its output must not lie over it.
+    kernel reads its input again after writing outputs, so its output is planned apart from it.
     `scratch` and the contexts are updated; returns the plan."""
+    separate: frozenset[str] = frozenset()
     for i, choices in sorted(options.items()):
         base = scratch[i]
         for option in choices:
             scratch[i] = base + int(option["extra_bytes"])
-            trial = plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes)
+            apart = separate | {graph.nodes[i].outputs[0]} if option.get("rereads_input") else separate
+            trial = plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes, separate=apart)
             if trial.arena_bytes <= plan.arena_bytes and not (
                     option.get("rereads_input") and _writes_over_input(graph, trial, i)):
-                plan = trial
+                plan, separate = trial, apart
                 kernel_contexts[i].update(option["ctx"], extra_offset=base)
                 break
         else:

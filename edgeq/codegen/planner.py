@@ -281,21 +281,23 @@ def overlap_aliases(graph: Graph, spans: dict[str, tuple[int, int]], sizes: dict
 
 
 def plan_memory(graph: Graph, alignment: int = 16, in_place: bool = True,
-                scratch: dict[int, int] | None = None, idle_bytes: int = 0) -> MemoryPlan:
+                scratch: dict[int, int] | None = None, idle_bytes: int = 0,
+                separate: frozenset[str] = frozenset()) -> MemoryPlan:
     """The smallest plan; with the input kept live for the whole inference when that costs no
     arena bytes. `scratch`: node index -> bytes of that layer's kernel scratch region;
-    `idle_bytes`: the idle region (IDLE) for use between inferences."""
-    kept = _plan_memory(graph, alignment, in_place, scratch, True, idle_bytes)
+    `idle_bytes`: the idle region (IDLE) for use between inferences; `separate`: tensors not to
+    be written over their layer's input (their kernel reads the input again)."""
+    kept = _plan_memory(graph, alignment, in_place, scratch, True, idle_bytes, separate)
     if not any(t in kept.allocations for t in graph.inputs):
         return kept  # the input is the caller's buffer (it is also the output)
-    dropped = _plan_memory(graph, alignment, in_place, scratch, False, idle_bytes)
+    dropped = _plan_memory(graph, alignment, in_place, scratch, False, idle_bytes, separate)
     if kept.arena_bytes <= dropped.arena_bytes:
         return kept
     return replace(dropped, input_kept=False)
 
 
 def _plan_memory(graph: Graph, alignment: int, in_place: bool, scratch: dict[int, int] | None,
-                 keep_input: bool, idle_bytes: int) -> MemoryPlan:
+                 keep_input: bool, idle_bytes: int, separate: frozenset[str]) -> MemoryPlan:
     """The smallest of the plans with every in-place option, with the same-offset ones only,
     and (a longer shared lifetime can cost more than it saves) with none."""
     spans = lifetimes(graph, scratch, keep_input, idle_bytes)
@@ -308,13 +310,13 @@ def _plan_memory(graph: Graph, alignment: int, in_place: bool, scratch: dict[int
     sizes = {t: _align(nbytes(t), alignment) for t in spans}
     if not in_place:
         return _plan(spans, sizes, {}, {})
-    aliases = in_place_aliases(graph, spans)
-    shifted = overlap_aliases(graph, spans, sizes, aliases, alignment)
+    aliases = {t: src for t, src in in_place_aliases(graph, spans).items() if t not in separate}
+    shifted = overlap_aliases(graph, spans, sizes, aliases, alignment, separate)
     best = _plan(spans, sizes, aliases, shifted)
     # Each overlap is chosen for its own step; a chain's fixed geometry can cost more later (a
     # tensor the chain holds early pins where its late tensors go): drop overlaps one at a
     # time while that shrinks the arena.
-    exclude: frozenset[str] = frozenset()
+    exclude = separate
     while shifted:
         trials = []
         for t in sorted(shifted):

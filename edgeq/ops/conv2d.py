@@ -318,6 +318,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
         if ctx["rq_kind"] in ("small", "right") and oc % 2 == 0:  # as cheap as "small", wider, no k array
             ctx.update(dsp_wide_requant(ctx, bias, w.reshape(oc, -1), oc) or {})
         if ctx["rq_kind"] == "wide":  # one stream: each pair's bias, weights and requantization
+            ctx["shared"]["max"]["clamp"] = int(k.act_min > -128 or k.act_max < 127)  # beyond SSAT's
             ctx["constants"] = {"weights": wide_stream(wk, bias, ctx["mult"], ctx["shift"]), "bias": None}
             ctx.update(layout="per pair of output channels [bias0, bias1][k/4][2][4][mult0, mult1, "
                        "shift0 | shift1 << 8] as int32 words (edgeq_conv_dsp_wide_oc)",
@@ -327,21 +328,20 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
 
 def wide16_options(pairs: int, k_pad: int, pixels: int) -> list[dict[str, Any]]:
     """Faster forms of a "wide" dsp conv that need more arena: blocks of its channel pairs widened
-    to int16 in the arena once per inference (edgeq_conv_dsp_widen, about 1.2 instructions a
-    weight), so the inner loop needs no SXTB16 (11 instructions per 16 MACs instead of 14); the
-    windows are copied once per block, so a layer of several blocks reads its input again after
-    writing outputs (`rereads_input`). Best first: the whole layer in one block, then halves,
-    quarters, eighths (at least 4 pairs a block). None where the layer has too few pixels to
-    repay the widening (each weight saves about 3/16 of an instruction per pixel)."""
-    if pixels < 16:
-        return []
-    options = []
-    for parts in (1, 2, 4, 8):
-        block = -(-pairs // parts)
-        if parts > 1 and (block < 4 or block == options[-1]["ctx"]["wide16_pairs"]):
-            break
-        options.append({"extra_bytes": 4 * block * (k_pad + 5), "ctx": {"wide16_pairs": block},
-                        "rereads_input": parts > 1})
+    to int16 in the arena once per inference (edgeq_conv_dsp_widen), so the inner loop needs no
+    SXTB16 (11 instructions per 16 MACs instead of 14). The windows are copied once per block, so
+    a layer of several blocks reads its input again after writing outputs (`rereads_input`).
+    Best first: the whole layer in one block, then halves, quarters, eighths (at least 4 pairs a
+    block); only those whose estimated saving is positive: 3/16 of an instruction a MAC, less
+    about 1.2 a weight for the widening and 2 an input for each extra copy of the windows."""
+    blocks = sorted({-(-pairs // parts) for parts in (1, 2, 4, 8)} - set(range(1, 4)) | {pairs}, reverse=True)
+    options: list[dict[str, Any]] = []
+    for block in blocks:
+        passes = -(-pairs // block)
+        saving = 3 / 16 * pixels * k_pad * 2 * pairs - 1.2 * 2 * pairs * k_pad - 2 * (passes - 1) * pixels * k_pad
+        if saving > 0:
+            options.append({"extra_bytes": 4 * block * (k_pad + 5), "ctx": {"wide16_pairs": block},
+                            "rereads_input": passes > 1})
     return options
 
 

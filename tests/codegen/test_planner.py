@@ -263,6 +263,24 @@ def test_widening_1x1_chain_writes_below_its_input() -> None:
     assert plan.arena_bytes == 1024 < plan_memory(g, in_place=False).arena_bytes
 
 
+def test_separate_output_is_not_written_over_its_input() -> None:
+    """A tensor planned `separate` (its kernel reads the input again after writing outputs)
+    shares no byte with its layer's input, the others keep their in-place overlaps."""
+    g = _one_conv((1, 8, 8, 8), 16, 1, 1, (0, 0, 0, 0))
+    g.add_tensor(Tensor("z", (1, 8, 8, 16), dtype=DType.INT8))
+    w = g.add_constant("w2", np.ones((16, 1, 1, 16)))
+    g.add_node(Node("n2", Conv2D(), ["y", w, g.add_constant("b2", np.zeros(16))], ["z"]))
+    g.add_tensor(Tensor("z2", (1, 8, 8, 16), dtype=DType.INT8))
+    w = g.add_constant("w3", np.ones((16, 1, 1, 16)))
+    g.add_node(Node("n3", Conv2D(), ["z", w, g.add_constant("b3", np.zeros(16))], ["z2"]))
+    g.outputs = ["z2"]
+    plan = plan_memory(g, separate=frozenset({"z"}))
+    y, z = plan.allocations["y"], plan.allocations["z"]
+    assert y.offset + y.size <= z.offset or z.offset + z.size <= y.offset
+    assert "z" not in plan.aliases
+    assert plan.arena_bytes > plan_memory(g).arena_bytes
+
+
 def test_input_kept_when_it_costs_nothing() -> None:
     """The input stays live for the whole inference (several runs may share it) when that costs
     no arena bytes; where writing over it saves bytes, it is not kept."""

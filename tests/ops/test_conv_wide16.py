@@ -6,6 +6,7 @@ layer that ends in a residual ADD; and the emitter takes the form only where it 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -62,11 +63,14 @@ def _params_of_first_layer(src: str) -> str:
     return re.search(r"_l0_conv2d\w*_params = \{(.*?)\};", src, re.S).group(1)
 
 
-CASES = {  # input, window, output channels, residual ADD, pairs a block (None: the emitter's choice)
-    "3x3_one_block": ((1, 7, 5, 12), 3, 16, False, None),  # 35 pixels, k 108: 27 groups
-    "3x3_blocks_3_3_2": ((1, 7, 5, 12), 3, 16, False, 3),
-    "1x1_blocks_2_2_1": ((1, 6, 6, 16), 1, 10, False, 2),  # k 16: 4 groups
-    "3x3_residual": ((1, 6, 5, 16), 3, 16, True, None),  # k 144
+CASES = {  # input, window, output channels, residual ADD, pairs a block (None: the emitter's choice),
+    # the first conv's clamp narrowed to [-100, 90] (the model's kernels then clamp past SSAT)
+    "3x3_one_block": ((1, 7, 5, 12), 3, 16, False, None, False),  # 35 pixels, k 108: 27 groups
+    "3x3_blocks_3_3_2": ((1, 7, 5, 12), 3, 16, False, 3, False),
+    "1x1_blocks_2_2_1": ((1, 6, 6, 16), 1, 10, False, 2, False),  # k 16: 4 groups
+    "3x3_residual": ((1, 6, 5, 16), 3, 16, True, None, False),  # k 144
+    "3x3_clamped": ((1, 7, 5, 12), 3, 16, False, None, True),
+    "1x1_clamped_blocks": ((1, 6, 6, 16), 1, 10, False, 2, True),
 }
 
 
@@ -74,7 +78,7 @@ CASES = {  # input, window, output channels, residual ADD, pairs a block (None: 
 @pytest.mark.qemu
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_wide16_on_cortex_m4(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shape, k, oc, residual, block = CASES[case]
+    shape, k, oc, residual, block, clamped = CASES[case]
     rng = np.random.default_rng(sorted(CASES).index(case))
     graph = _graph(rng, shape, k, oc, residual)
     if block is not None:  # force blocks of `block` pairs (the last one shorter)
@@ -82,6 +86,9 @@ def test_wide16_on_cortex_m4(case: str, tmp_path: Path, monkeypatch: pytest.Monk
         monkeypatch.setattr(conv2d, "wide16_options", lambda pairs, k_pad_, pixels: [
             {"extra_bytes": 4 * block * (k_pad + 5), "ctx": {"wide16_pairs": block}, "rereads_input": True}])
     q = quantize_graph(graph, [rng.normal(size=(16, *shape[1:])).astype(np.float32)])
+    if clamped:
+        first = q.nodes[0]
+        first.kernel = dataclasses.replace(first.kernel, act_min=-100, act_max=90)
     xq = q.tensors[q.inputs[0]].quant.quantize(rng.normal(size=(3, *shape[1:])).astype(np.float32) * 2)
     xq[0] = 127  # the largest accumulators of both signs
     xq[1] = -128
@@ -89,6 +96,7 @@ def test_wide16_on_cortex_m4(case: str, tmp_path: Path, monkeypatch: pytest.Monk
     params = _params_of_first_layer((build / "src" / "model.c").read_text())
     pairs = int(params.rsplit(",", 1)[1])
     assert pairs == (block or oc // 2), params  # the int16 form was taken, by the blocks asked for
+    assert ("ssub8 r10" in (build / "src" / "model.c").read_text()) == clamped
 
 
 def test_wide16_only_where_the_arena_has_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
