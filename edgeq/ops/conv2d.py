@@ -329,16 +329,16 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
 def wide16_options(pairs: int, k_pad: int, pixels: int) -> list[dict[str, Any]]:
     """Faster forms of a "wide" dsp conv that need more arena: blocks of its channel pairs widened
     to int16 in the arena once per inference (edgeq_conv_dsp_widen), so the inner loop needs no
-    SXTB16 (11 instructions per 16 MACs instead of 14). The windows are copied once per block, so
+    SXTB16 (10 instructions per 16 MACs instead of 14). The windows are copied once per block, so
     a layer of several blocks reads its input again after writing outputs (`rereads_input`).
     Best first: the whole layer in one block, then halves, quarters, eighths (at least 4 pairs a
-    block); only those whose estimated saving is positive: 3/16 of an instruction a MAC, less
+    block); only those whose estimated saving is positive: 1/4 of an instruction a MAC, less
     about 1.2 a weight for the widening and 2 an input for each extra copy of the windows."""
     blocks = sorted({-(-pairs // parts) for parts in (1, 2, 4, 8)} - set(range(1, 4)) | {pairs}, reverse=True)
     options: list[dict[str, Any]] = []
     for block in blocks:
         passes = -(-pairs // block)
-        saving = 3 / 16 * pixels * k_pad * 2 * pairs - 1.2 * 2 * pairs * k_pad - 2 * (passes - 1) * pixels * k_pad
+        saving = 1 / 4 * pixels * k_pad * 2 * pairs - 1.2 * 2 * pairs * k_pad - 2 * (passes - 1) * pixels * k_pad
         if saving > 0:
             options.append({"extra_bytes": 4 * block * (k_pad + 5), "ctx": {"wide16_pairs": block},
                             "rereads_input": passes > 1})

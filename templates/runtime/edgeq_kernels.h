@@ -439,20 +439,20 @@ static inline void edgeq_add_rows(int8_t *out, const int8_t *big, const int8_t *
     "smlad r2, r9, r12, r2\n\t" \
     "smlad r3, r11, r12, r3\n\t"
 
-/* EDGEQ_CONV_DSP_GROUP with the weights already int16, both channels' as (w0, w2), (w1, w3)
- * by two LDM into r6, r7: 16 multiply-accumulates in 11 instructions. */
+/* EDGEQ_CONV_DSP_GROUP with the weights already int16, both channels' as (w0, w2), (w1, w3) by
+ * one LDM into r5, r6 (channel 0) and r7, r12 (channel 1): 16 multiply-accumulates in 10
+ * instructions (r5 is no counter here). */
 #define EDGEQ_CONV_DSP_GROUP16 \
     "ldmia r4!, {r8, r9, r10, r11}\n\t" \
-    "ldmia lr!, {r6, r7}\n\t" \
-    "smlad r0, r8, r6, r0\n\t" \
-    "smlad r0, r9, r7, r0\n\t" \
-    "smlad r1, r10, r6, r1\n\t" \
-    "smlad r1, r11, r7, r1\n\t" \
-    "ldmia lr!, {r6, r7}\n\t" \
-    "smlad r2, r8, r6, r2\n\t" \
-    "smlad r2, r9, r7, r2\n\t" \
-    "smlad r3, r10, r6, r3\n\t" \
-    "smlad r3, r11, r7, r3\n\t"
+    "ldmia lr!, {r5, r6, r7, r12}\n\t" \
+    "smlad r0, r8, r5, r0\n\t" \
+    "smlad r0, r9, r6, r0\n\t" \
+    "smlad r1, r10, r5, r1\n\t" \
+    "smlad r1, r11, r6, r1\n\t" \
+    "smlad r2, r8, r7, r2\n\t" \
+    "smlad r2, r9, r12, r2\n\t" \
+    "smlad r3, r10, r7, r3\n\t" \
+    "smlad r3, r11, r12, r3\n\t"
 
 /* The dsp conv inner loop: 2 output channels x 2 pixels over `groups` (>= 1) groups of 4 inputs
  * (EDGEQ_CONV_DSP_GROUP). x: the pixels' inputs; *wp: both channels' weights, advanced past the

@@ -1,6 +1,6 @@
 """The dsp conv's int16-weight form: where the arena has room, blocks of a "wide" conv layer's
 channel pairs are widened to int16 in its scratch once per inference (edgeq_conv_dsp_widen) and
-read by the 11-instruction inner loop (edgeq_conv_dsp_wide_oc16). Byte for byte against the numpy
+read by the 10-instruction inner loop (edgeq_conv_dsp_wide_oc16). Byte for byte against the numpy
 int8 reference on an emulated Cortex-M4: one block, several blocks with a shorter last one, a
 layer that ends in a residual ADD; and the emitter takes the form only where it costs no arena."""
 
