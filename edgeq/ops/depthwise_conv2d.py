@@ -137,7 +137,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
 
 def dsp3x3(op: DepthwiseConv2D, kh: int, kw: int, c: int) -> bool:
     """Whether the dsp kernel runs the layer through its 3x3 path (the same test in C)."""
-    return kh == 3 and kw == 3 and op.dilation[1] == 1 and c % 4 == 0
+    return kh == 3 and kw == 3 and op.dilation == (1, 1) and c % 4 == 0
 
 
 def dsp3x3_unsaturated(rq: dict[str, Any], bias: list[int], w: np.ndarray) -> bool:
@@ -154,12 +154,9 @@ def dsp3x3_unsaturated(rq: dict[str, Any], bias: list[int], w: np.ndarray) -> bo
 
 def dsp3x3_weights(w: np.ndarray) -> np.ndarray:
     """Weights [3, 3, C] for the dsp 3x3 path: per group of four channels and per kx, the words
-    [w0 c0, w0 c1, w1 c0, w1 c1], [w0 c2, w0 c3, w1 c2, w1 c3], [w2 c0, w2 c1, w2 c2, w2 c3]
-    (wN: row ky = N), so SXTB16 (and its ror 8) makes the (row 0, row 1) pairs of one channel."""
+    of rows ky = 0, 1, 2, each channels c0..c3 in order (the kernel makes its int16 pairs)."""
     g = w.shape[2] // 4
-    wg = w.reshape(3, 3, g, 4).transpose(2, 1, 0, 3)  # [group][kx][ky][4]
-    pairs = wg[:, :, 0:2, :].reshape(g, 3, 2, 2, 2).transpose(0, 1, 3, 2, 4).reshape(g, 3, 8)
-    return np.ascontiguousarray(np.concatenate([pairs, wg[:, :, 2, :]], axis=2)).reshape(-1).astype(np.int8)
+    return np.ascontiguousarray(w.reshape(3, 3, g, 4).transpose(2, 1, 0, 3)).reshape(-1).astype(np.int8)
 
 
 def _dw_mve_context(op: DepthwiseConv2D, node: Node, graph: Graph) -> dict[str, Any]:

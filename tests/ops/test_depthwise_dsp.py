@@ -21,13 +21,11 @@ from tests.ops.chains import mobilenet_chain
 
 def test_dsp3x3_weight_words() -> None:
     w = np.arange(3 * 3 * 8, dtype=np.int64).reshape(3, 3, 8) - 36  # w[ky, kx, c], distinct values
-    words = dsp3x3_weights(w).reshape(2, 3, 3, 4)  # [group][kx][word][byte]
+    words = dsp3x3_weights(w).reshape(2, 3, 3, 4)  # [group][kx][ky][byte]
     for g in range(2):
         for kx in range(3):
-            c = 4 * g
-            assert list(words[g, kx, 0]) == [w[0, kx, c], w[0, kx, c + 1], w[1, kx, c], w[1, kx, c + 1]]
-            assert list(words[g, kx, 1]) == [w[0, kx, c + 2], w[0, kx, c + 3], w[1, kx, c + 2], w[1, kx, c + 3]]
-            assert list(words[g, kx, 2]) == list(w[2, kx, c:c + 4])
+            for ky in range(3):
+                assert list(words[g, kx, ky]) == list(w[ky, kx, 4 * g:4 * g + 4])
     assert dsp3x3_weights(w).dtype == np.int8 and dsp3x3_weights(w).size == w.size
 
 
