@@ -122,6 +122,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
                        "variant": variant, "max": {"taps_max": kh * kw,
                                                    "dsp3x3": int(fast), "generic": int(not fast),
                                                    "sat": int(fast and not dsp3x3_unsaturated(rq, bias, w)),
+                                                   "signed": int(fast and k.output_offset > k.act_min),
                                                    "clamp": int(k.act_min > -128 or k.act_max < 127)}},
                **rq,
                constants={"bias": np.array(bias, np.int32)})

@@ -12,7 +12,7 @@ import pytest
 
 import edgeq.ops.depthwise_conv2d as dw_module
 from edgeq.codegen.planner import plan_memory
-from edgeq.ops import RELU6, DepthwiseConv2D
+from edgeq.ops import NO_ACTIVATION, RELU6, DepthwiseConv2D
 from edgeq.ops.depthwise_conv2d import dsp3x3_unsaturated, dsp3x3_weights
 from edgeq.quant.quantize import quantize_graph
 from tests.opcheck import check_on_board, one_op_graph
@@ -62,25 +62,28 @@ _DSP3X3_SHAPES = {  # (input shape, stride, padding): odd widths, both strides, 
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                     reason="needs arm-none-eabi-gcc and qemu-system-arm")
 @pytest.mark.parametrize("shape", sorted(_DSP3X3_SHAPES))
-@pytest.mark.parametrize("form", ["clamp", "saturating"])
+@pytest.mark.parametrize("form", ["clamp", "saturating", "signed"])
 def test_dsp3x3_requantization_forms(form: str, shape: str, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The dsp 3x3 path's assembly on an emulated Cortex-M4, byte for byte: with an activation
-    clamp inside the int8 range (its SSUB8/SEL bytes), and in the saturating form (QADD; forced
-    here, the generator takes it for accumulator bounds near 2^31), inputs at both extremes."""
+    clamp inside the int8 range (its SSUB8/SEL bytes), in the saturating form (QADD; forced
+    here, the generator takes it for accumulator bounds near 2^31) and, without activation (an
+    output offset above the lower clamp), with the sign correction; inputs at both extremes."""
     x, stride, pad = _DSP3X3_SHAPES[shape]
     rng = np.random.default_rng(11 + sorted(_DSP3X3_SHAPES).index(shape))
-    graph = one_op_graph(DepthwiseConv2D(stride=(stride, stride), padding=pad, activation=RELU6), [x],
+    graph = one_op_graph(DepthwiseConv2D(stride=(stride, stride), padding=pad,
+                                         activation=NO_ACTIVATION if form == "signed" else RELU6), [x],
                          [rng.normal(size=(1, 3, 3, x[3])), rng.normal(size=x[3])])
     q = quantize_graph(graph, [rng.normal(size=(16, *x[1:])).astype(np.float32)])
     node = q.nodes[0]
     if form == "clamp":
         node.kernel = dataclasses.replace(node.kernel, act_min=-100, act_max=90)
-    else:
+    elif form == "saturating":
         monkeypatch.setattr(dw_module, "dsp3x3_unsaturated", lambda *_: False)
     ctx = node.op.kernel_context(node, q, ("dsp",))
-    assert ctx["rq_kind"] == "small" and ctx["shared"]["max"]["dsp3x3"]
-    assert ctx["shared"]["max"]["clamp" if form == "clamp" else "sat"]
+    flags = ctx["shared"]["max"]
+    assert ctx["rq_kind"] == "small" and flags["dsp3x3"]
+    assert (flags["clamp"], flags["sat"], flags["signed"]) == (form == "clamp", form == "saturating", form == "signed")
     xq = q.tensors[q.inputs[0]].quant.quantize(rng.normal(size=(4, *x[1:])).astype(np.float32) * 3)
     xq[0] = 127
     xq[1] = -128
