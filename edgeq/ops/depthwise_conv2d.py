@@ -122,6 +122,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
                        "variant": variant, "max": {"taps_max": kh * kw,
                                                    "dsp3x3": int(fast), "generic": int(not fast),
                                                    "sat": int(fast and not dsp3x3_unsaturated(rq, bias, w)),
+                                                   # the -(high < 0) of the rounding matters above the lower clamp only
                                                    "signed": int(fast and k.output_offset > k.act_min),
                                                    "clamp": int(k.act_min > -128 or k.act_max < 127)}},
                **rq,
@@ -138,7 +139,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
 
 def dsp3x3(op: DepthwiseConv2D, kh: int, kw: int, c: int) -> bool:
     """Whether the dsp kernel runs the layer through its 3x3 path (the same test in C)."""
-    return kh == 3 and kw == 3 and op.dilation == (1, 1) and c % 4 == 0
+    return kh == 3 and kw == 3 and tuple(op.dilation) == (1, 1) and c % 4 == 0
 
 
 def dsp3x3_unsaturated(rq: dict[str, Any], bias: list[int], w: np.ndarray) -> bool:
