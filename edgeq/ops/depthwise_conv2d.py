@@ -112,6 +112,7 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
     fast = dsp and dsp3x3(op, kh, kw, c)
     out_w = graph.tensors[node.outputs[0]].shape[2]
     in_w = graph.tensors[node.inputs[0]].shape[2]  # 3x3 scratch: group constants, the columns, a padding row
+    rq = requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T))
     scratch = (4 * (72 + 8 * ((out_w - 1) * op.stride[1] + 3)) + round_up(in_w * c, 4) if fast
                else 5 * round_up(c, 4) + 12 * kh * kw)
     ctx.update(template="ops/depthwise_conv2d_kernel.c.j2", variant=variant, pad_value=-k.input_offset,
@@ -120,8 +121,11 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
                shared={"key": f"depthwise_conv2d_{variant}", "template": "ops/shared/depthwise_conv2d.c.j2",
                        "variant": variant, "max": {"taps_max": kh * kw,
                                                    "dsp3x3": int(fast), "generic": int(not fast),
+                                                   "sat": int(fast and not dsp3x3_unsaturated(rq, bias, w)),
+                                                   # the -(high < 0) of the rounding matters above the lower clamp only
+                                                   "signed": int(fast and k.output_offset > k.act_min),
                                                    "clamp": int(k.act_min > -128 or k.act_max < 127)}},
-               **requant_arrays(k, c, c, acc_bound(bias, w.reshape(-1, c).T)),
+               **rq,
                constants={"bias": np.array(bias, np.int32)})
     if fast:
         ctx["per_tensor"] = False  # the kernel reads the requantization arrays by channel
@@ -135,17 +139,26 @@ def _dw_kernel_context(op: DepthwiseConv2D, node: Node, graph: Graph, features: 
 
 def dsp3x3(op: DepthwiseConv2D, kh: int, kw: int, c: int) -> bool:
     """Whether the dsp kernel runs the layer through its 3x3 path (the same test in C)."""
-    return kh == 3 and kw == 3 and op.dilation[1] == 1 and c % 4 == 0
+    return kh == 3 and kw == 3 and tuple(op.dilation) == (1, 1) and c % 4 == 0
+
+
+def dsp3x3_unsaturated(rq: dict[str, Any], bias: list[int], w: np.ndarray) -> bool:
+    """Whether the dsp 3x3 path may requantize a "small" layer without the saturating addition:
+    high + k + (acc < 0 ? -1 : 0) (one SMMLAR and one ADD; |high| <= |acc| + 1 with multipliers
+    below 2^31) stays in int32 for every channel's accumulator bound |bias| + 128 * sum|w|.
+    Other requantizations do not take that path (True)."""
+    if rq["rq_kind"] != "small":
+        return True
+    l1 = np.abs(w.reshape(-1, w.shape[-1]).astype(np.int64)).sum(axis=0)
+    return all(abs(int(b)) + 128 * int(s) + 2 + abs(int(kc)) < 2**31
+               for b, s, kc in zip(bias, l1, rq["rq_k"], strict=True))
 
 
 def dsp3x3_weights(w: np.ndarray) -> np.ndarray:
     """Weights [3, 3, C] for the dsp 3x3 path: per group of four channels and per kx, the words
-    [w0 c0, w0 c1, w1 c0, w1 c1], [w0 c2, w0 c3, w1 c2, w1 c3], [w2 c0, w2 c1, w2 c2, w2 c3]
-    (wN: row ky = N), so SXTB16 (and its ror 8) makes the (row 0, row 1) pairs of one channel."""
+    of rows ky = 0, 1, 2, each channels c0..c3 in order (the kernel makes its int16 pairs)."""
     g = w.shape[2] // 4
-    wg = w.reshape(3, 3, g, 4).transpose(2, 1, 0, 3)  # [group][kx][ky][4]
-    pairs = wg[:, :, 0:2, :].reshape(g, 3, 2, 2, 2).transpose(0, 1, 3, 2, 4).reshape(g, 3, 8)
-    return np.ascontiguousarray(np.concatenate([pairs, wg[:, :, 2, :]], axis=2)).reshape(-1).astype(np.int8)
+    return np.ascontiguousarray(w.reshape(3, 3, g, 4).transpose(2, 1, 0, 3)).reshape(-1).astype(np.int8)
 
 
 def _dw_mve_context(op: DepthwiseConv2D, node: Node, graph: Graph) -> dict[str, Any]:

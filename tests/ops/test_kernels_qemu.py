@@ -92,6 +92,7 @@ CASES = {
     "dw3x3_c12_pad2": lambda r: _dw(r, (1, 4, 5, 12), 3, pad=(2, 1, 2, 0)),
     "dw3x3_c4_w1": lambda r: _dw(r, (1, 5, 1, 4), 3, pad=(1, 1, 1, 1)),
     "dw3x3_c8_dil2x1": lambda r: _dw(r, (1, 8, 6, 8), 3, pad=(2, 2, 1, 1), dil=(2, 1)),
+    "dw3x3_c8_s3": lambda r: _dw(r, (1, 10, 8, 8), 3, stride=3, pad=(1, 1, 1, 1)),  # rows needing two new pairs
     "dw3x3_c8_dil2": lambda r: _dw(r, (1, 8, 7, 8), 3, pad=(2, 2, 2, 2), dil=(2, 2)),
     "dw5x5_c8_s2": lambda r: _dw(r, (1, 9, 8, 8), 5, stride=2, pad=(2, 2, 2, 2)),
     "dw_mixed_3x3_5x5": _dw_mixed,
