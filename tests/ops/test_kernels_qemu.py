@@ -78,6 +78,28 @@ CASES = {
     "conv1x1_c3": lambda r: _conv(r, (1, 4, 5, 3), 6, 1),
     "conv3x3_c3_s2_pad": lambda r: _conv(r, (1, 11, 11, 3), 8, 3, stride=2, pad=(0, 1, 0, 1)),  # as VWW's first
     "conv1x1_c5_s2_odd": lambda r: _conv(r, (1, 5, 5, 5), 4, 1, stride=2),  # 9 pixels
+    # windows of 3 rows of 9 bytes (the dsp im2col's unaligned-word path) of other shapes: 3x9 of
+    # 1 channel, 3x1 of 9, rows 2 apart; then depth 27 in 9 rows of 3 and 3x3 dilated by column
+    "conv3x9_c1_s2": lambda r: one_op_graph(Conv2D(stride=(2, 1), padding=(1, 1, 4, 3), activation=RELU),
+                                            [(1, 7, 12, 1)], [r.normal(size=(4, 3, 9, 1)), r.normal(size=4)]),
+    "conv3x1_c9": lambda r: one_op_graph(Conv2D(padding=(1, 1, 0, 0), activation=RELU),
+                                         [(1, 5, 3, 9)], [r.normal(size=(6, 3, 1, 9)), r.normal(size=6)]),
+    "conv3x3_c3_dil2x1": lambda r: one_op_graph(Conv2D(dilation=(2, 1), padding=(2, 1, 1, 0), activation=RELU),
+                                                [(1, 8, 7, 3)], [r.normal(size=(5, 3, 3, 3)), r.normal(size=5)]),
+    "conv9x3_c1": lambda r: one_op_graph(Conv2D(padding=(4, 4, 1, 1), activation=RELU),
+                                         [(1, 10, 5, 1)], [r.normal(size=(3, 9, 3, 1)), r.normal(size=3)]),
+    "conv3x3_c3_dil1x2": lambda r: one_op_graph(Conv2D(dilation=(1, 2), padding=(1, 1, 2, 2), activation=RELU),
+                                                [(1, 6, 9, 3)], [r.normal(size=(4, 3, 3, 3)), r.normal(size=4)]),
+    # rows not whole words inside the input, group by group from the rows: 5 bytes (the groups across
+    # rows carry 1, 2 and 3 bytes), 21 bytes, and rows of 2 bytes (two rows a group; one row a window)
+    "conv5x5_c1_pad": lambda r: _conv(r, (1, 9, 8, 1), 4, 5, pad=(2, 2, 2, 2)),
+    "conv7x7_c3_s2": lambda r: _conv(r, (1, 13, 12, 3), 6, 7, stride=2, pad=(2, 3, 2, 3)),
+    "conv2x2_c1": lambda r: _conv(r, (1, 5, 6, 1), 3, 2),
+    "conv1x1_c2": lambda r: _conv(r, (1, 3, 5, 2), 4, 1),
+    # border windows of few channels row by row: wholly in the padding (pad 3, 2x2), clipped on
+    # both sides at once (input narrower than the window); 5 channels just below
+    "conv2x2_c3_pad3": lambda r: _conv(r, (1, 4, 5, 3), 4, 2, pad=(3, 3, 3, 3)),
+    "conv3x3_c1_w2_pad2": lambda r: _conv(r, (1, 5, 2, 1), 3, 3, pad=(2, 2, 2, 2)),
     "conv3x3_c5_pad": lambda r: _conv(r, (1, 6, 7, 5), 4, 3, pad=(1, 1, 1, 1)),
     "conv1x1_c8_odd": lambda r: _conv(r, (1, 7, 5, 8), 6, 1),  # 35 pixels
     "conv3x3_c8_pad_odd": lambda r: _conv(r, (1, 5, 3, 8), 4, 3, pad=(1, 1, 1, 1)),  # 15 pixels
