@@ -315,6 +315,7 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                constants={"weights": wk, "bias": np.array(bias, np.int32)})
     if dsp:
         ctx["per_tensor"] = False  # the fast requantization indexes its arrays by channel
+        ctx["shared"]["max"].update(im2col_paths(kh, kw, ic, op.dilation[1]))
         if ctx["rq_kind"] in ("small", "right") and oc % 2 == 0:  # as cheap as "small", wider, no k array
             ctx.update(dsp_wide_requant(ctx, bias, w.reshape(oc, -1), oc) or {})
         if ctx["rq_kind"] == "wide":  # one stream: each pair's bias, weights and requantization
@@ -324,6 +325,18 @@ def _conv_kernel_context(op: Conv2D, node: Node, graph: Graph, features: tuple[s
                        "shift0 | shift1 << 8] as int32 words (edgeq_conv_dsp_wide_oc)",
                        scratch_options=wide16_options(oc_pad // 2, k_pad, ctx["out_h"] * ctx["out_w"]))
     return ctx
+
+
+def im2col_paths(kh: int, kw: int, ic: int, dil_w: int) -> dict[str, int]:
+    """Which paths of the dsp im2col (templates/ops/shared/conv2d.c.j2) a layer can take, as
+    flags for the shared kernel's `max` (the model's kernel renders the union of its layers'):
+    windows inside the input of 3 rows of 9 bytes (unrolled), of rows of whole words, of other
+    rows (`col_rows`); windows with dilated columns, tap by tap (`col_taps`). Border windows
+    with columns 1 apart (`_pad`) are always there."""
+    row = kw * ic
+    three_by_nine = row == 9 and kh == 3
+    return {"col_3x9": int(three_by_nine), "col_words": int(row % 4 == 0),
+            "col_rows": int(row % 4 != 0 and not three_by_nine), "col_taps": int(dil_w != 1)}
 
 
 def wide16_options(pairs: int, k_pad: int, pixels: int) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@
  * ticks * 1e9 / clock_hz (EDGEQ_COUNT_NUM / EDGEQ_COUNT_DEN) counts instructions. */
 #include "cortexm.h"
 #include "../hal.h"
+#include "div64.h"
 
 #define EDGEQ_SYST_CSR 0xE000E010u
 #define EDGEQ_SYST_RVR 0xE000E014u
@@ -94,10 +95,11 @@ uint32_t edgeq_hal_count_unit(void)
     return EDGEQ_COUNT_UNIT;
 }
 
+
 uint64_t edgeq_hal_micros(void)
 {
 #if EDGEQ_COUNT_UNIT == EDGEQ_COUNT_INSTRUCTIONS
-    return edgeq_hal_count() / 1000u; /* -icount shift=0: 1 instruction = 1 ns */
+    return edgeq_div_u64_small(edgeq_hal_count(), 1000u); /* -icount shift=0: 1 instruction = 1 ns */
 #else
     uint64_t c = edgeq_ticks();
     return (c / EDGEQ_RUN_HZ) * 1000000u + (c % EDGEQ_RUN_HZ) * 1000000u / EDGEQ_RUN_HZ;
