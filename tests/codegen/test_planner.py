@@ -248,7 +248,8 @@ def test_overlap_shift_is_safe_for_the_kernels_visiting_order(case) -> None:
     assert not safe(shift + 1)
 
 
-def test_widening_1x1_chain_writes_below_its_input() -> None:
+def _widening_1x1_chain() -> Graph:
+    """x -> y (1x1, 8 -> 16 channels) -> z (1x1) -> z2 (1x1), all 8x8."""
     g = _one_conv((1, 8, 8, 8), 16, 1, 1, (0, 0, 0, 0))
     g.add_tensor(Tensor("z", (1, 8, 8, 16), dtype=DType.INT8))
     w = g.add_constant("w2", np.ones((16, 1, 1, 16)))
@@ -257,6 +258,11 @@ def test_widening_1x1_chain_writes_below_its_input() -> None:
     w = g.add_constant("w3", np.ones((16, 1, 1, 16)))
     g.add_node(Node("n3", Conv2D(), ["z", w, g.add_constant("b3", np.zeros(16))], ["z2"]))
     g.outputs = ["z2"]
+    return g
+
+
+def test_widening_1x1_chain_writes_below_its_input() -> None:
+    g = _widening_1x1_chain()
     plan = plan_memory(g)
     # y (1 KB) feeds z (1 KB) in place: one buffer instead of two.
     assert plan.aliases.get("z") == "y" and plan.shifts["z"] <= 0
@@ -266,14 +272,7 @@ def test_widening_1x1_chain_writes_below_its_input() -> None:
 def test_separate_output_is_not_written_over_its_input() -> None:
     """A tensor planned `separate` (its kernel reads the input again after writing outputs)
     shares no byte with its layer's input, the others keep their in-place overlaps."""
-    g = _one_conv((1, 8, 8, 8), 16, 1, 1, (0, 0, 0, 0))
-    g.add_tensor(Tensor("z", (1, 8, 8, 16), dtype=DType.INT8))
-    w = g.add_constant("w2", np.ones((16, 1, 1, 16)))
-    g.add_node(Node("n2", Conv2D(), ["y", w, g.add_constant("b2", np.zeros(16))], ["z"]))
-    g.add_tensor(Tensor("z2", (1, 8, 8, 16), dtype=DType.INT8))
-    w = g.add_constant("w3", np.ones((16, 1, 1, 16)))
-    g.add_node(Node("n3", Conv2D(), ["z", w, g.add_constant("b3", np.zeros(16))], ["z2"]))
-    g.outputs = ["z2"]
+    g = _widening_1x1_chain()
     plan = plan_memory(g, separate=frozenset({"z"}))
     y, z = plan.allocations["y"], plan.allocations["z"]
     assert y.offset + y.size <= z.offset or z.offset + z.size <= y.offset
