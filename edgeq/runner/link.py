@@ -22,6 +22,13 @@ import serial
 from edgeq.errors import EdgeqError
 from edgeq.runner.protocol import READY, BadFrame, Frame, FrameParser
 
+try:  # pyserial's flush (tcdrain) on a pty whose QEMU died raises termios.error, not an OSError
+    import termios
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, TypeError, AttributeError,
+                                                     termios.error)
+except ImportError:  # not POSIX
+    _PORT_ERRORS = (serial.SerialException, OSError, TypeError, AttributeError)
+
 
 class LinkClosedError(Exception):
     """The other end went away (process exited, port closed, I/O error)."""
@@ -125,7 +132,7 @@ class SerialLink(Link):
                 return b""
             self.port.timeout = 0
             return first + self.port.read(self.port.in_waiting or 0)
-        except (serial.SerialException, OSError, TypeError, AttributeError) as e:
+        except _PORT_ERRORS as e:
             raise LinkClosedError(f"{self.name}: {str(e).splitlines()[0] if str(e) else 'closed'}") from None
 
     def write(self, data: bytes, timeout: float) -> None:
@@ -135,7 +142,7 @@ class SerialLink(Link):
             self.port.flush()
         except serial.SerialTimeoutException:
             raise LinkTimeoutError(f"write to {self.name} timed out") from None
-        except (serial.SerialException, OSError, TypeError, AttributeError) as e:
+        except _PORT_ERRORS as e:
             raise LinkClosedError(f"{self.name}: {str(e).splitlines()[0] if str(e) else 'closed'}") from None
 
     def close(self) -> None:

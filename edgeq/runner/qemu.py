@@ -57,6 +57,7 @@ class QemuProcess:
         check_qemu(argv)
         self.argv = pty_argv(argv)
         self.log: collections.deque[str] = collections.deque(maxlen=20)
+        self._drainer: threading.Thread | None = None
         self.proc = spawn(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, bufsize=0)
         try:
@@ -110,6 +111,16 @@ class QemuProcess:
         return f"QEMU exited with code {self.proc.returncode}{': ' + last if last else ''}"
 
     def stop(self) -> None:
+        # The drainer reads the pipe a byte at a time: it must see EOF and end before the pipe is
+        # closed, or a read it starts late takes the first byte of whatever pipe gets the same fd
+        # number next (seen: the next QEMU's "char device redirected" line without its "c").
+        if self._drainer is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(2.0)
+        if self._drainer is not None:
+            self._drainer.join(2.0)
         stop_process(self.proc, grace=2.0)
 
     def __enter__(self) -> QemuProcess:
