@@ -345,15 +345,6 @@ static inline uint32_t edgeq_bytes4(int32_t b)
     return ((uint32_t)b & 0xFFu) * 0x01010101u;
 }
 
-/* Four int8 at src to four int16 at dst (dst 4-byte aligned), in order. */
-static inline void edgeq_q7x4_to_q15(const int8_t *src, int16_t *dst)
-{
-    const uint32_t v = edgeq_read32(src);
-    const uint32_t even = (uint32_t)__sxtb16(v);             /* x0, x2 */
-    const uint32_t odd = (uint32_t)__sxtb16(edgeq_ror8(v));  /* x1, x3 */
-    edgeq_write32(dst, (even & 0xFFFFu) | (odd << 16));      /* x0, x1 */
-    edgeq_write32(dst + 2, (odd & 0xFFFF0000u) | (even >> 16)); /* x2, x3 */
-}
 #endif
 
 #if defined(EDGEQ_USE_DSP)
@@ -365,11 +356,6 @@ static inline int32_t edgeq_rq_sat_small2(int32_t acc2, int32_t multiplier, int3
     __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc2), "r"(multiplier));
     return __ssat(__qadd(high + (high >> 31), k) >> shift, 8);
 }
-
-/* The two words at byte offset `off` (a literal) from p (4-byte aligned): one LDRD. */
-#define EDGEQ_LD2_AT(p, off, a, b)                                                        \
-    __asm__("ldrd %0, %1, [%2, #" #off "]" : "=r"(a), "=r"(b)                             \
-            : "r"(p), "m"(*(const int32_t(*)[2])(const void *)((const char *)(p) + (off))))
 
 /* Two words to *p (4-byte aligned), advancing *p: one STRD. */
 static inline void edgeq_st2(int32_t **p, int32_t a, int32_t b)
