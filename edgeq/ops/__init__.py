@@ -8,6 +8,7 @@ from edgeq.ops.clamp_input import ClampInput
 from edgeq.ops.common import NO_ACTIVATION, RELU, RELU6, Activation
 from edgeq.ops.concat import Concat
 from edgeq.ops.conv2d import Conv2D
+from edgeq.ops.conv2d_add import Conv2DAdd
 from edgeq.ops.depthwise_conv2d import DepthwiseConv2D
 from edgeq.ops.float_only import BatchNorm, Identity
 from edgeq.ops.fully_connected import FullyConnected
@@ -21,7 +22,7 @@ OPS: dict[str, type[Op]] = {
     cls.kind: cls
     for cls in (Conv2D, DepthwiseConv2D, FullyConnected, Add, Mul, Concat, MaxPool2D, AvgPool2D,
                 Reshape, Transpose, Pad, Clamp, Softmax, Logistic, Tanh, BatchNorm, Identity, Mean,
-                ClampInput, Lookup)
+                ClampInput, Lookup, Conv2DAdd)
 }
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ClampInput",
     "Concat",
     "Conv2D",
+    "Conv2DAdd",
     "DepthwiseConv2D",
     "FullyConnected",
     "Identity",
