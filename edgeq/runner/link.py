@@ -308,8 +308,11 @@ def spawn(argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 2.0) -> None:
-    """Terminate, then kill after `grace` s; always reaps the process."""
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 2.0,
+                 reader: threading.Thread | None = None) -> None:
+    """Terminate, then kill after `grace` s; always reaps the process. `reader`: a thread reading
+    the child's output, joined (it sees EOF) before the pipes close: a read it started after the
+    close would take bytes from whatever pipe gets the same fd number next."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
@@ -319,6 +322,8 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 2.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             proc.wait()
+    if reader is not None:
+        reader.join(grace)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:
             with contextlib.suppress(OSError):

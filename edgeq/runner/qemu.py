@@ -111,17 +111,9 @@ class QemuProcess:
         return f"QEMU exited with code {self.proc.returncode}{': ' + last if last else ''}"
 
     def stop(self) -> None:
-        # The drainer reads the pipe a byte at a time: it must see EOF and end before the pipe is
-        # closed, or a read it starts late takes the first byte of whatever pipe gets the same fd
-        # number next (seen: the next QEMU's "char device redirected" line without its "c").
-        if self._drainer is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(2.0)
-        if self._drainer is not None:
-            self._drainer.join(2.0)
-        stop_process(self.proc, grace=2.0)
+        # the drainer reads the pipe a byte at a time (seen without the join: the next QEMU's
+        # "char device redirected" line without its "c")
+        stop_process(self.proc, grace=2.0, reader=self._drainer)
 
     def __enter__(self) -> QemuProcess:
         return self

@@ -95,7 +95,6 @@ uint32_t edgeq_hal_count_unit(void)
     return EDGEQ_COUNT_UNIT;
 }
 
-
 uint64_t edgeq_hal_micros(void)
 {
 #if EDGEQ_COUNT_UNIT == EDGEQ_COUNT_INSTRUCTIONS
