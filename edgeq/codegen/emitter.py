@@ -89,7 +89,8 @@ def _take_scratch_options(graph: Graph, scratch: dict[int, int], options: dict[i
     first: `extra_bytes` after its scratch, `ctx` for its template), taken layer by layer where
     the arena has room for them: the first option whose plan is no larger than the plan without
     it. The option's region starts at `extra_offset` in the layer's scratch; `rereads_input`: the
-    kernel reads its input again after writing outputs, so its output is planned apart from it.
+    kernel reads its input again after writing outputs, so its output is planned apart from it
+    (`plan_memory(separate=...)`: live at the same step, the two never share bytes).
     `scratch` and the contexts are updated; returns the plan."""
     separate: frozenset[str] = frozenset()
     for i, choices in sorted(options.items()):
@@ -98,27 +99,13 @@ def _take_scratch_options(graph: Graph, scratch: dict[int, int], options: dict[i
             scratch[i] = base + int(option["extra_bytes"])
             apart = separate | {graph.nodes[i].outputs[0]} if option.get("rereads_input") else separate
             trial = plan_memory(graph, scratch=scratch, idle_bytes=idle_bytes, separate=apart)
-            if trial.arena_bytes <= plan.arena_bytes and not (
-                    option.get("rereads_input") and _writes_over_input(graph, trial, i)):
+            if trial.arena_bytes <= plan.arena_bytes:
                 plan, separate = trial, apart
                 kernel_contexts[i].update(option["ctx"], extra_offset=base)
                 break
         else:
             scratch[i] = base
     return plan
-
-
-def _writes_over_input(graph: Graph, plan: MemoryPlan, i: int) -> bool:
-    """Whether layer i's output shares arena bytes with one of its activation inputs."""
-    node = graph.nodes[i]
-    out = plan.allocations.get(node.outputs[0])
-    if out is None:  # the caller's output buffer
-        return False
-    for t in node.inputs:
-        a = plan.allocations.get(t)
-        if a is not None and a.offset < out.offset + out.size and out.offset < a.offset + a.size:
-            return True
-    return False
 
 
 def _io(graph: Graph, tensor: Tensor, layout: str) -> dict[str, Any]:

@@ -347,7 +347,7 @@ def wide16_options(pairs: int, k_pad: int, pixels: int) -> list[dict[str, Any]]:
     Best first: the whole layer in one block, then halves, quarters, eighths (at least 4 pairs a
     block); only those whose estimated saving is positive: 1/4 of an instruction a MAC, less
     about 1.2 a weight for the widening and 2 an input for each extra copy of the windows."""
-    blocks = sorted({-(-pairs // parts) for parts in (1, 2, 4, 8)} - set(range(1, 4)) | {pairs}, reverse=True)
+    blocks = sorted({pairs} | {b for b in (-(-pairs // parts) for parts in (2, 4, 8)) if b >= 4}, reverse=True)
     options: list[dict[str, Any]] = []
     for block in blocks:
         passes = -(-pairs // block)
