@@ -341,7 +341,7 @@ def im2col_paths(kh: int, kw: int, ic: int, dil_w: int) -> dict[str, int]:
 
 def wide16_options(pairs: int, k_pad: int, pixels: int) -> list[dict[str, Any]]:
     """Faster forms of a "wide" dsp conv that need more arena: blocks of its channel pairs widened
-    to int16 in the arena once per inference (edgeq_conv_dsp_widen), so the inner loop needs no
+    to int16 in the arena once per inference (edgeq_<model>_conv_dsp_wide_oc_widen), so the inner loop needs no
     SXTB16 (10 instructions per 16 MACs instead of 14). The windows are copied once per block, so
     a layer of several blocks reads its input again after writing outputs (`rereads_input`).
     Best first: the whole layer in one block, then halves, quarters, eighths (at least 4 pairs a
